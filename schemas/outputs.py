@@ -1,0 +1,114 @@
+"""Output event models: agreement windows, flags, annotator status, batch records, dead letters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+LevelName = Literal["nominal", "ordinal", "interval", "ratio"]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DeadLetter(_Out):
+    """An input message that failed validation, kept with its reason and origin (topic annotations-dlq)."""
+
+    schema_version: Literal[1] = 1
+    reason: str = Field(description="machine-readable reason, e.g. not_json, score_out_of_scale")
+    detail: str = Field(description="human-readable explanation, first validation error")
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    source_key_b64: str | None = None
+    payload_b64: str = Field(description="original bytes, base64; truncated when payload_truncated")
+    payload_size: int
+    payload_sha256: str
+    payload_truncated: bool = False
+    received_at: AwareDatetime
+
+
+class AgreementRecord(_Out):
+    """Krippendorff's alpha of one dimension, slice and event-time window (topic agreement)."""
+
+    schema_version: Literal[1] = 1
+    dimension: str
+    slice: str = Field(description="'all', 'source_category=<v>' or 'modality=<v>'")
+    window_size_s: int
+    window_start: AwareDatetime
+    window_end: AwareDatetime
+    level: LevelName
+    alpha: float | None
+    alpha_reason: str | None = Field(None, description="why alpha is undefined, when it is")
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_below_threshold: float | None = None
+    threshold: float
+    n_units: int
+    n_pairable_units: int
+    n_pairable_values: float
+    n_annotators: int
+    late: int = Field(0, description="ratings that arrived after this window's final and were not applied")
+    final: bool
+    partitions_reporting: int
+    computed_at: AwareDatetime
+
+
+class Flag(_Out):
+    """A raised or cleared agreement flag (topic qa-flags)."""
+
+    schema_version: Literal[1] = 1
+    flag_id: str
+    kind: Literal["agreement_low", "agreement_recovered"]
+    dimension: str
+    slice: str
+    window_size_s: int
+    window_start: AwareDatetime
+    window_end: AwareDatetime
+    alpha: float | None
+    ci_low: float | None
+    ci_high: float | None
+    threshold: float
+    n_pairable_values: float
+    top_annotators: list[dict[str, float | str]] = Field(default_factory=list)
+    confused_values: list[dict[str, float | str]] = Field(default_factory=list)
+    raised_at: AwareDatetime
+
+
+class AnnotatorStatus(_Out):
+    """An annotator's qualification state transition (topic annotator-status)."""
+
+    schema_version: Literal[1] = 1
+    annotator_id: str
+    state: Literal["qualifying", "qualified", "retraining"]
+    previous_state: Literal["qualifying", "qualified", "retraining"] | None
+    reason: str
+    gold_agreement: dict[str, float | None]
+    gold_counts: dict[str, int]
+    peer_agreement: dict[str, float | None] = Field(default_factory=dict)
+    changed_at: AwareDatetime
+
+
+class BatchRecord(_Out):
+    """A validated unit delivered to RLHF training (topic rlhf-batches)."""
+
+    schema_version: Literal[1] = 1
+    record_type: Literal["clip_rating.v1", "pairwise_preference.v1"]
+    record_id: str
+    version: int = 1
+    batch_id: str
+    unit_id: str
+    payload: dict[str, object]
+    emitted_at: datetime
+
+
+OUTPUT_MODELS: dict[str, type[BaseModel]] = {
+    "dead_letter": DeadLetter,
+    "agreement_record": AgreementRecord,
+    "flag": Flag,
+    "annotator_status": AnnotatorStatus,
+    "batch_record": BatchRecord,
+}

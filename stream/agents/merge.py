@@ -1,0 +1,88 @@
+"""Merge stage: sum every partition's partial windows, emit live and final agreement records."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import faust
+import orjson
+
+from schemas.outputs import AgreementRecord
+from stream.merge import Key, MergeConfig, Merger
+from stream.units import PAIRWISE_SCALE
+
+if TYPE_CHECKING:
+    from stream.app import Context
+
+
+def merge_config(ctx: Context) -> MergeConfig:
+    s = ctx.settings
+    dims = [*s.dimensions, *(f"pairwise.{d}" for d in s.dimensions)]
+    return MergeConfig(
+        n_partitions=s.partitions,
+        scales={d: PAIRWISE_SCALE if d.startswith("pairwise.") else s.scale for d in dims},
+        levels={d: s.level_for(d) for d in dims},
+        threshold=s.alpha_threshold, n_boot=s.bootstrap_samples, seed=s.bootstrap_seed,
+    )
+
+
+class Publisher:
+    """Rate-limits live records per window and keeps gauges on each key's newest window."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.last_sent: dict[Key, float] = {}
+        self.newest: dict[tuple[str, str, str], int] = {}
+
+    def due(self, key: Key) -> bool:
+        now = time.monotonic()
+        if now - self.last_sent.get(key, 0.0) < self.ctx.settings.snapshot_interval_s:
+            return False
+        self.last_sent[key] = now
+        return True
+
+    def observe(self, record: AgreementRecord) -> None:
+        m, start = self.ctx.metrics, int(record.window_start.timestamp())
+        labels = (record.dimension, record.slice, f"{record.window_size_s}s")
+        if start < self.newest.get(labels, 0):
+            return  # gauges follow each key's newest window only
+        self.newest[labels] = start
+        if record.alpha is not None:
+            m.alpha.labels(*labels).set(record.alpha)
+        if record.ci_low is not None and record.ci_high is not None:
+            m.alpha_ci.labels(*labels, "low").set(record.ci_low)
+            m.alpha_ci.labels(*labels, "high").set(record.ci_high)
+        m.pairable.labels(*labels).set(record.n_pairable_values)
+        if record.final:
+            m.windows_final.labels(labels[2]).inc()
+            self.last_sent.pop((record.dimension, record.slice, record.window_size_s, start), None)
+
+
+def record_key(record: AgreementRecord) -> bytes:
+    return f"{record.dimension}|{record.slice}|{record.window_size_s}".encode()
+
+
+def register(app: faust.App, ctx: Context) -> None:
+    table = app.Table("merge", default=None, partitions=1)
+    config = merge_config(ctx)
+    publisher = Publisher(ctx)
+    agreement = ctx.topics.agreement
+
+    @app.agent(ctx.topics.partials, name="merge")
+    async def merge_agent(stream: Any) -> None:
+        merger = Merger(config, table)
+        async for raw in stream:
+            msg = orjson.loads(raw)
+            records: list[AgreementRecord] = []
+            if msg["t"] == "partial":
+                key = merger.on_partial(msg)
+                if key is not None and publisher.due(key):
+                    records.append(merger.record(key, final=False))
+            elif msg["t"] == "closed":
+                for key in merger.on_closed(msg):
+                    records.append(merger.record(key, final=True))
+                    merger.finish(key)
+            for record in records:
+                publisher.observe(record)
+                await agreement.send(key=record_key(record), value=record.model_dump_json().encode())

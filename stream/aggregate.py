@@ -1,0 +1,155 @@
+"""One partition's partial coincidence matrices per dimension, slice and window (pure, no Faust)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from stream.stats import Coincidence
+from stream.units import Change, UnitState, counts_for
+from stream.windows import Tumbling
+
+# (dimension, slice, window size s, window start epoch s)
+Key = tuple[str, str, int, int]
+
+
+@dataclass
+class WindowAgg:
+    """A window's partial state on one partition: the coincidence matrix and who contributed."""
+
+    matrix: Coincidence
+    annotators: Counter[str] = field(default_factory=Counter)
+
+    def change(self, old: np.ndarray, new: np.ndarray, who: str, before: Any, after: Any) -> None:
+        self.matrix.replace(old, new)
+        if before is None and after is not None:
+            self.annotators[who] += 1
+        elif before is not None and after is None:
+            self.annotators[who] -= 1
+            if self.annotators[who] <= 0:
+                del self.annotators[who]
+
+
+@dataclass(frozen=True)
+class UnitSpec:
+    """Dimension names and value count of one unit kind ('c' ratings, 'p' pairwise)."""
+
+    dimensions: tuple[str, ...]
+    n_values: int
+
+
+class PartitionAgg:
+    """Applies unit changes to open windows; knows which windows this partition has closed."""
+
+    def __init__(
+        self, partition: int, specs: dict[str, UnitSpec], slices: list[str], windows: list[Tumbling]
+    ):
+        self.partition = partition
+        self.specs = specs
+        self.slice_fields = slices
+        self.windows = windows
+        self.open: dict[Key, WindowAgg] = {}
+        self.dirty: set[Key] = set()
+        self.late: Counter[tuple[str, str, int]] = Counter()
+        self.closed_through: dict[int, int] = {w.size_s: 0 for w in windows}
+        self.watermark = 0.0
+
+    def slices_of(self, state: UnitState) -> list[str]:
+        category, modality = state["s"]
+        names = {"all": "all", "source_category": f"source_category={category}",
+                 "modality": f"modality={modality}"}
+        return [names[f] for f in self.slice_fields if f == "all" or state["s"][0] is not None]
+
+    def apply(self, state: UnitState, changes: Iterable[Change]) -> int:
+        """Apply one unit's changes to every open window it belongs to; returns how many were late."""
+        spec = self.specs[state["k"]]
+        slices = self.slices_of(state)
+        late = 0
+        for window in self.windows:
+            start = window.start_of(state["t"])
+            for ch in changes:
+                dim = spec.dimensions[ch.dim]
+                if window.end_of(start) <= self.closed_through[window.size_s]:
+                    late += 1
+                    for name in slices:
+                        self.late[(dim, name, window.size_s)] += 1
+                    continue
+                old, new = np.asarray(ch.old), np.asarray(ch.new)
+                for name in slices:
+                    key = (dim, name, window.size_s, start)
+                    agg = self.open.get(key) or self._new(key, spec)
+                    agg.change(old, new, ch.annotator, ch.old_value, ch.new_value)
+                    self.dirty.add(key)
+        return late
+
+    def _new(self, key: Key, spec: UnitSpec) -> WindowAgg:
+        agg = WindowAgg(Coincidence(spec.n_values))
+        self.open[key] = agg
+        return agg
+
+    def rebuild(self, states: Iterable[UnitState]) -> int:
+        """Recompute open windows from the unit table after a restart or rebalance."""
+        count = 0
+        for state in states:
+            spec = self.specs[state["k"]]
+            zeros = tuple([0] * spec.n_values)
+            changes = []
+            for dim in range(len(spec.dimensions)):
+                counts = tuple(counts_for(state["a"], dim, spec.n_values))
+                if any(counts):
+                    changes.extend(_arrivals(state, dim, zeros, counts))
+            self.apply(state, changes)
+            count += 1
+        self.late.clear()  # rebuilt answers are not late arrivals
+        return count
+
+    def advance(self, watermark: float) -> dict[int, int]:
+        """Raise the watermark; returns {window size: new closed_through} for sizes that closed more."""
+        self.watermark = max(self.watermark, watermark)
+        moved = {}
+        for window in self.windows:
+            through = window.closed_through(self.watermark)
+            if through > self.closed_through[window.size_s]:
+                self.closed_through[window.size_s] = through
+                moved[window.size_s] = through
+        return moved
+
+    def pop_closed(self) -> Iterator[tuple[Key, WindowAgg]]:
+        """Remove and yield the windows that the current closed_through marks final."""
+        for key in [k for k in self.open if k[3] + k[2] <= self.closed_through[k[2]]]:
+            self.dirty.discard(key)
+            yield key, self.open.pop(key)
+
+    def take_dirty(self) -> list[tuple[Key, WindowAgg]]:
+        """Windows changed since the last snapshot, for the periodic partial emission."""
+        out = [(k, self.open[k]) for k in self.dirty if k in self.open]
+        self.dirty.clear()
+        return out
+
+    def take_late(self, size_s: int) -> dict[str, int]:
+        out = {f"{d}|{s}": n for (d, s, w), n in self.late.items() if w == size_s}
+        for d, s, w in [k for k in self.late if k[2] == size_s]:
+            del self.late[(d, s, w)]
+        return out
+
+
+def _arrivals(state: UnitState, dim: int, zeros: tuple[int, ...], counts: tuple[int, ...]) -> list[Change]:
+    """A unit's current answers as one change from nothing, plus per-annotator bookkeeping."""
+    changes = [Change(dim, zeros, counts, "", None, None)]
+    for name, entry in state["a"].items():
+        values = entry[2]
+        if values is not None and values[dim] is not None:
+            # zero-count changes only register the annotator in the window
+            changes.append(Change(dim, counts, counts, name, None, values[dim]))
+    return changes
+
+
+def partial_message(partition: int, key: Key, agg: WindowAgg) -> dict[str, Any]:
+    """Wire form of a partial window state sent to the merge stage."""
+    dim, name, size, start = key
+    return {"t": "partial", "p": partition, "d": dim, "s": name, "w": size, "b": start,
+            "m": agg.matrix.to_state(), "a": sorted(agg.annotators)}

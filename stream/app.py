@@ -1,0 +1,72 @@
+"""Build the Faust app, its topics, tables, agents and web views from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import faust
+from prometheus_client import CollectorRegistry
+
+from stream.metrics import Metrics
+from stream.settings import Settings
+from stream.topics import Topics, declare
+from stream.validate import Validator
+
+
+@dataclass
+class Context:
+    """What every agent module needs: settings, topics, metrics and readiness."""
+
+    settings: Settings
+    topics: Topics
+    metrics: Metrics
+    validator: Validator
+    assigned: set[int] = field(default_factory=set)
+    ready: bool = False
+
+
+def faust_app(settings: Settings) -> faust.App:
+    return faust.App(
+        settings.app_id,
+        broker=settings.broker_url,
+        store=settings.store_url,
+        datadir=settings.data_dir,
+        autodiscover=False,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        broker_rebalance_timeout=settings.rebalance_timeout_s,
+        broker_commit_interval=settings.commit_interval_s,
+        # at-least-once: Faust flushes the producer before it commits offsets, so a forwarded
+        # message is on the broker before its input is marked done (no exactly_once: see README)
+        consumer_max_fetch_size=max(8 * 1024**2, 2 * settings.max_payload_bytes),
+        producer_max_request_size=max(4 * 1024**2, 2 * settings.max_payload_bytes),
+        web_host=settings.web_host,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        web_tables_enabled=False,  # Faust's /table view would expose raw table contents
+        table_cleanup_interval=3600.0,
+        logging_config=None,
+    )
+
+
+def create_app(settings: Settings | None = None, registry: CollectorRegistry | None = None) -> faust.App:
+    """The worker app; `registry` lets tests read metrics without a global registry."""
+    from stream import web
+    from stream.agents import agreement, ingest, merge
+
+    settings = settings or Settings()
+    app = faust_app(settings)
+    ctx = Context(
+        settings=settings,
+        topics=declare(app, settings),
+        metrics=Metrics(registry),
+        validator=Validator(
+            settings.dimensions, settings.score_min, settings.score_max, settings.max_payload_bytes
+        ),
+    )
+    ingest.register(app, ctx)
+    agreement.register(app, ctx)
+    merge.register(app, ctx)
+    web.register(app, ctx)
+    app.alphawatch = ctx  # type: ignore[attr-defined]
+    return app

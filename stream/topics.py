@@ -1,0 +1,49 @@
+"""Every topic alphawatch reads or writes, declared once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from stream.settings import Settings
+
+# Public names; the internal ones carry the app id so that two deployments never collide.
+ANNOTATIONS = "annotations"
+DLQ = "annotations-dlq"
+AGREEMENT = "agreement"
+FLAGS = "qa-flags"
+ANNOTATOR_STATUS = "annotator-status"
+BATCHES = "rlhf-batches"
+MANIFESTS = "rlhf-batch-manifests"
+GOLD = "gold-items"
+
+
+@dataclass(frozen=True)
+class Topics:
+    annotations: Any
+    dlq: Any
+    valid: Any
+    partials: Any
+    agreement: Any
+
+
+def declare(app: faust.App, settings: Settings) -> Topics:
+    """Raw-bytes topics: agents decode and validate themselves, so bad input never crashes a stream."""
+
+    def topic(name: str, partitions: int | None = None, internal: bool = False) -> Any:
+        return app.topic(
+            settings.topic(name), key_type=bytes, value_type=bytes, key_serializer="raw",
+            value_serializer="raw", partitions=partitions or settings.partitions,
+            internal=internal,
+        )
+
+    return Topics(
+        annotations=topic(ANNOTATIONS),
+        dlq=topic(DLQ),
+        valid=topic(f"{settings.app_id}-annotations-valid", internal=True),
+        # the merge stage sees every partition's partials in one place, so one partition
+        partials=topic(f"{settings.app_id}-agreement-partials", partitions=1, internal=True),
+        agreement=topic(AGREEMENT),
+    )

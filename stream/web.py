@@ -1,0 +1,91 @@
+"""HTTP views on the Faust web server: agreement, health, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+import faust
+import orjson
+from aiokafka import AIOKafkaConsumer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+if TYPE_CHECKING:
+    from stream.app import Context
+
+
+class AgreementView:
+    """Open windows' newest records, tailed from the agreement topic so every worker can answer."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, dict[str, Any]] = {}
+
+    def apply(self, value: bytes) -> None:
+        record = orjson.loads(value)
+        key = "|".join(str(record[f]) for f in ("dimension", "slice", "window_size_s", "window_start"))
+        if record["final"]:
+            self.records.pop(key, None)
+        else:
+            self.records[key] = record
+
+    def select(self, dimension: str | None = None) -> list[dict[str, Any]]:
+        rows = [r for r in self.records.values() if dimension in (None, r["dimension"])]
+        return sorted(rows, key=lambda r: (r["dimension"], r["slice"], r["window_size_s"],
+                                           r["window_start"]))
+
+
+def bootstrap_servers(broker_url: str) -> str:
+    return ",".join(part.split("://", 1)[-1] for part in broker_url.split(";"))
+
+
+def register(app: faust.App, ctx: Context) -> None:
+    view = AgreementView()
+
+    @app.task
+    async def tail_agreement() -> None:
+        consumer = AIOKafkaConsumer(
+            ctx.topics.agreement.get_topic_name(), group_id=None, auto_offset_reset="earliest",
+            bootstrap_servers=bootstrap_servers(ctx.settings.broker_url),
+        )
+        while True:  # the topic may not exist yet on a fresh cluster
+            with contextlib.suppress(Exception):
+                await consumer.start()
+                break
+            await asyncio.sleep(1.0)
+        try:
+            async for message in consumer:
+                view.apply(message.value)
+        finally:
+            await consumer.stop()
+
+    @app.page("/agreement")
+    async def agreement(web: Any, request: Any) -> Any:
+        return web.json(view.select())
+
+    @app.page("/agreement/{dimension}")
+    async def agreement_dimension(web: Any, request: Any, dimension: str) -> Any:
+        return web.json(view.select(dimension))
+
+    @app.page("/metrics")
+    async def metrics(web: Any, request: Any) -> Any:
+        body = generate_latest(ctx.metrics.registry)
+        return web.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        return web.json({"status": "ok"})
+
+    @app.page("/ready")
+    async def ready(web: Any, request: Any) -> Any:
+        ok = ctx.ready
+        return web.json({"ready": ok, "partitions": sorted(ctx.assigned)}, status=200 if ok else 503)
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def assigned(sender: Any, assigned: Any, **_: Any) -> None:
+        ctx.assigned = {tp.partition for tp in assigned
+                        if tp.topic == ctx.topics.valid.get_topic_name()}
+
+    @app.on_rebalance_complete.connect  # type: ignore[arg-type]
+    async def recovered(sender: Any, **_: Any) -> None:
+        ctx.ready = True  # tables recovered, agents consuming
