@@ -7,9 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-from stream.stats import Coincidence
+from stream.stats import Coincidence, UnitDelta
 from stream.units import Change, UnitState, counts_for
 from stream.windows import Tumbling
 
@@ -24,8 +22,8 @@ class WindowAgg:
     matrix: Coincidence
     annotators: Counter[str] = field(default_factory=Counter)
 
-    def change(self, old: np.ndarray, new: np.ndarray, who: str, before: Any, after: Any) -> None:
-        self.matrix.replace(old, new)
+    def change(self, delta: UnitDelta, who: str, before: Any, after: Any) -> None:
+        self.matrix.apply(delta)
         if before is None and after is not None:
             self.annotators[who] += 1
         elif before is not None and after is None:
@@ -68,6 +66,7 @@ class PartitionAgg:
         """Apply one unit's changes to every open window it belongs to; returns how many were late."""
         spec = self.specs[state["k"]]
         slices = self.slices_of(state)
+        deltas: dict[int, UnitDelta] = {}  # prepared once, applied to every window and slice
         late = 0
         for window in self.windows:
             start = window.start_of(state["t"])
@@ -78,11 +77,11 @@ class PartitionAgg:
                     for name in slices:
                         self.late[(dim, name, window.size_s)] += 1
                     continue
-                old, new = np.asarray(ch.old), np.asarray(ch.new)
+                delta = deltas.get(ch.dim) or deltas.setdefault(ch.dim, UnitDelta.of(ch.old, ch.new))
                 for name in slices:
                     key = (dim, name, window.size_s, start)
                     agg = self.open.get(key) or self._new(key, spec)
-                    agg.change(old, new, ch.annotator, ch.old_value, ch.new_value)
+                    agg.change(delta, ch.annotator, ch.old_value, ch.new_value)
                     self.dirty.add(key)
         return late
 

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     partitions: int = Field(4, ge=1, le=1024)
     replication_factor: int = Field(1, ge=1)
     rebalance_timeout_s: float = Field(5.0, gt=0)
+    session_timeout_s: float = Field(30.0, gt=0)
     commit_interval_s: float = Field(0.5, gt=0)
 
     dimensions: list[str] = Field(default_factory=lambda: list(DEFAULT_DIMENSIONS))
@@ -56,7 +57,7 @@ class Settings(BaseSettings):
     slices: list[str] = Field(default_factory=lambda: list(SLICE_FIELDS))
     snapshot_interval_s: float = Field(1.0, gt=0)
     tick_interval_s: float = Field(1.0, gt=0)
-    idle_timeout_s: float = Field(10.0, ge=0)
+    idle_timeout_s: float = Field(30.0, ge=0)
     unit_retention: str = "2d"
 
     alpha_threshold: float = Field(0.667, gt=-1, lt=1)
@@ -140,3 +141,16 @@ class Settings(BaseSettings):
     def topic(self, name: str) -> str:
         """Full topic name; a prefix lets tests and tenants share one cluster."""
         return f"{self.topic_prefix}{name}"
+
+
+class TestServices(BaseSettings):
+    """Where the test suite finds Kafka and Redis: ALPHAWATCH_TEST_KAFKA / ALPHAWATCH_TEST_REDIS.
+
+    Unset, the suite uses testcontainers when a Docker engine answers, else the embedded binaries.
+    """
+
+    __test__ = False  # not a pytest test class
+    model_config = SettingsConfigDict(env_prefix="ALPHAWATCH_TEST_", extra="ignore")
+    kafka: str | None = None
+    redis: str | None = None
+    docker: bool | None = None

@@ -41,9 +41,8 @@ class UnitStage:
         self.windows = [Tumbling(size, s.grace_s) for size in s.window_seconds]
         self.aggs: dict[int, PartitionAgg] = {}
         self.n_values = {k: spec.n_values for k, spec in self.specs.items()}
-        # partition -> input partition -> (event-time progress, monotonic time of its last tick)
-        self.sources: dict[int, dict[int, tuple[float, float]]] = {}
-        self.started: dict[int, float] = {}
+        # partition -> input partition -> (event-time progress, declared idle)
+        self.sources: dict[int, dict[int, tuple[float, bool]]] = {}
 
     def agg_for(self, partition: int) -> tuple[PartitionAgg, bool]:
         """The partition's aggregate, rebuilt from the tables the first time after assignment."""
@@ -60,7 +59,6 @@ class UnitStage:
                               for w in self.windows}
         agg.watermark = float(saved.get("wm", 0.0))
         self.aggs[partition] = agg
-        self.started[partition] = time.monotonic()
         return agg, True
 
     def on_event(self, key: str, raw: bytes, partition: int, agg: PartitionAgg) -> None:
@@ -84,32 +82,23 @@ class UnitStage:
         self.ctx.metrics.units.labels(event.kind, outcome_name).inc()
 
     def tick(self, raw: bytes, partition: int) -> float:
-        """Record an input partition's progress; returns this partition's watermark.
-
-        The watermark is the minimum over input partitions, because each is ingested on its own
-        and re-keying interleaves them here. Input partitions silent for idle_timeout_s are left
-        out, so one idle partition cannot hold every window open.
-        """
+        """Record an input partition's progress; returns this partition's watermark."""
         message = orjson.loads(raw[1:])
-        now = time.monotonic()
         sources = self.sources.setdefault(partition, {})
         source = int(message["src"])
-        previous = sources.get(source, (0.0, now))[0]
-        sources[source] = (max(previous, float(message["wm"])), now)
-        return self.watermark_of(partition, now)
+        previous = sources.get(source, (0.0, False))[0]
+        sources[source] = (max(previous, float(message["wm"])), bool(message["idle"]))
+        return self.watermark_of(partition)
 
-    def watermark_of(self, partition: int, now: float) -> float:
+    def watermark_of(self, partition: int) -> float:
+        """Minimum progress over input partitions: each is ingested on its own, and re-keying
+        interleaves them here. Sources declared idle (caught up and quiet) are not waited for;
+        one never heard from is, since it may still be catching up."""
         sources = self.sources.get(partition, {})
-        idle = self.ctx.settings.idle_timeout_s
-        active = []
-        for source in range(self.ctx.settings.partitions):
-            if source in sources:
-                watermark, seen = sources[source]
-                if now - seen < idle:
-                    active.append(watermark)
-            elif now - self.started.get(partition, now) < idle:
-                return 0.0  # not heard from yet: it may still be catching up
-        return min(active) if active else 0.0
+        if len(sources) < self.ctx.settings.partitions:
+            return 0.0
+        active = [wm for wm, idle in sources.values() if not idle]
+        return min(active) if active else max(wm for wm, _ in sources.values())
 
     def closing_messages(self, partition: int, agg: PartitionAgg, moved: dict[int, int]) -> list[bytes]:
         """Final partials of the windows that closed, then one closure marker per window size."""

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import faust
 import orjson
+from faust.types import TP
 
 from schemas.events import WatermarkEvent, unit_key
 from schemas.outputs import DeadLetter
@@ -20,20 +22,32 @@ if TYPE_CHECKING:
 TICK_PREFIX = b"T"  # internal control messages on the valid topic start with this byte, never '{'
 
 
-def tick_message(watermark: float, source: int) -> bytes:
-    """Input partition `source` has been forwarded up to event time `watermark`."""
-    return TICK_PREFIX + orjson.dumps({"wm": watermark, "src": source})
+def tick_message(watermark: float, source: int, idle: bool = False) -> bytes:
+    """Input partition `source` has been forwarded up to event time `watermark`; `idle` says it
+    is caught up and quiet, so the unit stage should not wait for it."""
+    return TICK_PREFIX + orjson.dumps({"wm": watermark, "src": source, "idle": idle})
 
 
 class Progress:
-    """Newest event time forwarded per input partition, and what ticks have announced."""
+    """Per input partition: newest event time forwarded, last offset, and when it last spoke."""
 
     def __init__(self) -> None:
         self.seen: dict[int, float] = {}
         self.announced: dict[int, float] = {}
+        self.offset: dict[int, int] = {}
+        self.heard: dict[int, float] = {}  # monotonic time of the last message or assignment
 
-    def observe(self, source: int, ts: float) -> None:
+    def observe(self, source: int, ts: float, offset: int) -> None:
         self.seen[source] = max(ts, self.seen.get(source, 0.0))
+        self.touch(source, offset)
+
+    def touch(self, source: int, offset: int) -> None:
+        """A message (valid or not) was read: the source is not idle."""
+        self.offset[source] = offset
+        self.heard[source] = time.monotonic()
+
+    def assign(self, source: int) -> None:
+        self.heard.setdefault(source, time.monotonic())
 
     def due(self) -> list[tuple[int, float]]:
         """Sources whose progress moved since the last tick, marked as announced."""
@@ -41,9 +55,14 @@ class Progress:
         self.announced.update(out)
         return out
 
+    def quiet(self, idle_s: float) -> list[int]:
+        """Sources with no message for `idle_s` seconds: candidates to declare idle."""
+        now = time.monotonic()
+        return [s for s, t in self.heard.items() if now - t >= idle_s]
+
     def forget(self, source: int) -> None:
-        self.seen.pop(source, None)
-        self.announced.pop(source, None)
+        for table in (self.seen, self.announced, self.offset, self.heard):
+            table.pop(source, None)
 
 
 def dead_letter(raw: bytes | None, key: bytes | None, invalid: Invalid, topic: str,
@@ -66,9 +85,9 @@ def register(app: faust.App, ctx: Context) -> None:
     valid_counter = metrics.ingest.labels("valid", "")
     progress = Progress()
 
-    async def announce(source: int, watermark: float) -> None:
+    async def announce(source: int, watermark: float, idle: bool = False) -> None:
         # sent after the forwards it covers, by the same producer: each partition sees them in order
-        tick = tick_message(watermark, source)
+        tick = tick_message(watermark, source, idle)
         for partition in range(settings.partitions):
             await topics.valid.send(value=tick, partition=partition)
 
@@ -83,20 +102,39 @@ def register(app: faust.App, ctx: Context) -> None:
                     message.value, message.key, result, message.topic, message.partition,
                     message.offset, settings.dlq_max_payload_bytes,
                 ))
+                progress.touch(message.partition, message.offset)
             elif isinstance(result, WatermarkEvent):
                 valid_counter.inc()
-                progress.observe(message.partition, result.watermark.timestamp())
+                progress.observe(message.partition, result.watermark.timestamp(), message.offset)
                 for source, watermark in progress.due():
                     await announce(source, watermark)
             else:
                 valid_counter.inc()
                 await topics.valid.send(key=unit_key(result).encode(), value=message.value)
-                progress.observe(message.partition, result.submitted_at.timestamp())
+                progress.observe(message.partition, result.submitted_at.timestamp(), message.offset)
 
     @app.timer(settings.tick_interval_s)
     async def send_ticks() -> None:
         for source, watermark in progress.due():
             await announce(source, watermark)
+        for source in await caught_up(progress.quiet(settings.idle_timeout_s)):
+            await announce(source, progress.seen.get(source, 0.0), idle=True)
+
+    async def caught_up(sources: list[int]) -> list[int]:
+        """Quiet sources with nothing left to read: truly idle, not just slow to be ingested."""
+        if not sources:
+            return []
+        name = topics.annotations.get_topic_name()
+        highwaters = await app.consumer.highwaters(*(TP(name, s) for s in sources))
+        return [s for s in sources
+                if highwaters.get(TP(name, s), 0) <= progress.offset.get(s, -1) + 1
+                or s not in progress.offset]
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def watch(sender: Any, assigned: Any, **_: Any) -> None:
+        for tp in assigned:
+            if tp.topic == topics.annotations.get_topic_name():
+                progress.assign(tp.partition)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def forget(sender: Any, revoked: Any, **_: Any) -> None:

@@ -12,7 +12,7 @@ from stream.stats.bootstrap import (
     bootstrap_alpha,
     bootstrap_replicates,
 )
-from stream.stats.coincidence import Coincidence, unit_contribution
+from stream.stats.coincidence import Coincidence, UnitDelta, unit_contribution
 from stream.stats.distance import LEVELS, Level, distance_matrix
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "BootstrapResult",
     "Coincidence",
     "Level",
+    "UnitDelta",
     "alpha_from_matrix",
     "bootstrap_alpha",
     "bootstrap_replicates",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +42,31 @@ def unit_contribution(counts: npt.ArrayLike) -> FloatArray:
     if m < 2:
         return np.zeros((vec.shape[0], vec.shape[0]), dtype=np.float64)
     return _pair_block(vec).astype(np.float64) / float(m - 1)
+
+
+@dataclass(frozen=True, slots=True)
+class UnitDelta:
+    """A unit's change from `old` to `new` counts, validated and expanded once.
+
+    One annotation touches several windows and slices; preparing the pair blocks once and
+    applying them to each matrix keeps the per-event cost to a few small integer additions.
+    """
+
+    old: IntArray
+    old_m: int
+    old_block: IntArray | None
+    new: IntArray
+    new_m: int
+    new_block: IntArray | None
+
+    @classmethod
+    def of(cls, old: npt.ArrayLike, new: npt.ArrayLike) -> UnitDelta:
+        o, n = _as_counts(old), _as_counts(new)
+        if o.shape != n.shape:
+            raise ValueError("old and new counts must have the same length")
+        om, nm = int(o.sum()), int(n.sum())
+        return cls(o, om, _pair_block(o) if om >= 2 else None,
+                   n, nm, _pair_block(n) if nm >= 2 else None)
 
 
 class Coincidence:
@@ -117,6 +143,39 @@ class Coincidence:
         self._check_revertible(old_vec)
         self._apply(old_vec, -1)
         self._apply(new_vec, +1)
+
+    def apply(self, delta: UnitDelta) -> None:
+        """Apply a prepared unit change (the hot path: no re-validation of the vectors)."""
+        if delta.old.shape[0] != self.n_values:
+            raise ValueError(f"delta has {delta.old.shape[0]} values, window has {self.n_values}")
+        if delta.old_m:
+            self._check_held(delta.old_m)
+        self._add_fast(delta.old, delta.old_m, delta.old_block, -1)
+        self._add_fast(delta.new, delta.new_m, delta.new_block, +1)
+
+    def _check_held(self, m: int) -> None:
+        if self._units_by_m.get(m, 0) < 1:
+            raise ValueError(f"cannot revert a unit with {m} values: none is counted")
+
+    def _add_fast(self, vec: IntArray, m: int, block: IntArray | None, sign: int) -> None:
+        if m == 0:
+            return
+        held = self._units_by_m.get(m, 0) + sign
+        if block is not None:
+            s = self._s.get(m)
+            if s is None:
+                self._s[m] = block * sign
+            elif sign > 0:
+                s += block  # each window owns its arrays (copy() deep-copies), so in place is safe
+            else:
+                s -= block
+            if held == 0:
+                if self._s[m].any():
+                    raise ValueError(f"inconsistent revert: units of size {m} do not cancel")
+                del self._s[m]
+            self._marginals += vec if sign > 0 else -vec
+        self._set_units(m, held)
+        self._o_cache = None
 
     def get(self, scale: npt.ArrayLike, level: Level) -> AlphaResult:
         """Alpha of the window on `scale` at `level`."""

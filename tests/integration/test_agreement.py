@@ -1,0 +1,116 @@
+"""Agreement engine on the real broker: 4 partitions, 2 workers; finals equal the offline reference."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from stream.offline import collect, matrices, summarize
+from stream.produce import closing_watermark, produce, send_watermark
+from stream.settings import Settings
+from stream.simulate import Campaign, generate
+from tests.integration.helpers import Worker, read_topic, wait_until, worker_env
+
+pytestmark = pytest.mark.integration
+
+N_EVENTS = 50_000
+FinalKey = tuple[str, str, int, str]
+
+
+def _events() -> list[bytes]:
+    # 3 answers per unit, a unit every 10 s of event time: about 46 hours, 47 1-hour windows
+    campaign = Campaign(seed=3, n_clips=N_EVENTS // 3 + 1, n_annotators=40, careless=2)
+    lines = [orjson.dumps(e) for e in generate(campaign)][:N_EVENTS]
+    assert len(lines) == N_EVENTS
+    return lines
+
+
+def _expected(lines: list[bytes], settings: Settings) -> dict[FinalKey, dict[str, Any]]:
+    """The offline reference (`alphawatch alpha --by slice --window ...`) for every window."""
+    result = collect(lines, settings)
+    out = {}
+    for size in settings.window_seconds:
+        for key, matrix in matrices(result, settings, by_slice=True, window_s=size).items():
+            row = summarize(key, matrix, settings)
+            start = datetime.fromtimestamp(row["window_start"], tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            out[(row["dimension"], row["slice"], size, start)] = row
+    return out
+
+
+def _finals(kafka_url: str, topic: str) -> dict[FinalKey, list[dict[str, Any]]]:
+    out: dict[FinalKey, list[dict[str, Any]]] = {}
+    for message in read_topic(kafka_url, topic):
+        record = orjson.loads(message.value)
+        if record["final"]:
+            key = (record["dimension"], record["slice"], record["window_size_s"], record["window_start"])
+            out.setdefault(key, []).append(record)
+    return out
+
+
+def _compare(finals: dict[FinalKey, list[dict[str, Any]]], expected: dict[FinalKey, dict[str, Any]]) -> None:
+    assert finals.keys() == expected.keys()
+    wrong = [(key, r["alpha"], expected[key]["alpha"], r["n_units"], expected[key]["n_units"], r["late"],
+              r["partitions_reporting"], len(records))
+             for key, records in finals.items() for r in records
+             if r["n_units"] != expected[key]["n_units"] or r["late"]]
+    assert not wrong, f"{len(wrong)} wrong finals, e.g. {wrong[:5]}"
+    for key, records in finals.items():
+        want = expected[key]
+        for record in records:  # a crash may repeat a final: every copy must be right
+            if want["alpha"] is None:
+                assert record["alpha"] is None and record["alpha_reason"], key
+            else:
+                assert math.isclose(record["alpha"], want["alpha"], rel_tol=0, abs_tol=1e-9), key
+            assert record["n_units"] == want["n_units"], key
+            assert record["n_pairable_values"] == pytest.approx(want["n_pairable_values"], abs=1e-9)
+            assert record["late"] == 0, key
+
+
+def _applied(worker: Worker) -> float:
+    found = re.findall(r'^alphawatch_unit_events_total\{[^}]*outcome="applied"[^}]*\} (\S+)$',
+                       worker.metrics(), re.M)
+    return sum(float(x) for x in found)
+
+
+def _run(tmp_path: Path, kafka_url: str, redis_url: str, kill_midway: bool) -> None:
+    env = worker_env(kafka_url, redis_url, tmp_path)
+    prefix = env["ALPHAWATCH_TOPIC_PREFIX"]
+    a = Worker({**env, "ALPHAWATCH_DATA_DIR": str(tmp_path / "a")}, tmp_path / "a.log").start()
+    b = Worker({**env, "ALPHAWATCH_DATA_DIR": str(tmp_path / "b")}, tmp_path / "b.log").start()
+    settings = Settings()
+    lines = _events()
+    expected = _expected(lines, settings)
+    try:
+        wait_until(lambda: a.ready() and b.ready(), 180, "both workers to join")
+        half = len(lines) // 2
+        asyncio.run(produce(kafka_url, prefix + "annotations", lines[:half]))
+        if kill_midway:
+            wait_until(lambda: _applied(b) > 2000, 120, "worker b to apply events")
+            b.kill()
+        asyncio.run(produce(kafka_url, prefix + "annotations", lines[half:]))
+        if kill_midway:
+            b.start()
+        mark = closing_watermark(lines, settings)
+        asyncio.run(send_watermark(kafka_url, prefix + "annotations", mark, settings.partitions))
+        topic = prefix + "agreement"
+        wait_until(lambda: _finals(kafka_url, topic).keys() >= expected.keys(), 600,
+                   f"{len(expected)} final window records", every=2.0)
+        _compare(_finals(kafka_url, topic), expected)
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_two_workers_finals_equal_offline(kafka_url: str, redis_url: str, tmp_path: Path) -> None:
+    _run(tmp_path, kafka_url, redis_url, kill_midway=False)
+
+
+def test_sigkill_and_restart_keeps_finals_exact(kafka_url: str, redis_url: str, tmp_path: Path) -> None:
+    _run(tmp_path, kafka_url, redis_url, kill_midway=True)
