@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,22 +62,22 @@ class PartitionAgg:
                  "modality": f"modality={modality}"}
         return [names[f] for f in self.slice_fields if f == "all" or state["s"][0] is not None]
 
-    def apply(self, state: UnitState, changes: Iterable[Change]) -> int:
+    def apply(self, state: UnitState, changes: Sequence[Change]) -> int:
         """Apply one unit's changes to every open window it belongs to; returns how many were late."""
         spec = self.specs[state["k"]]
         slices = self.slices_of(state)
-        deltas: dict[int, UnitDelta] = {}  # prepared once, applied to every window and slice
+        # prepared once per change, then applied to every window and slice it touches
+        deltas = [UnitDelta.of(ch.old, ch.new) for ch in changes]
         late = 0
         for window in self.windows:
             start = window.start_of(state["t"])
-            for ch in changes:
+            for ch, delta in zip(changes, deltas, strict=True):
                 dim = spec.dimensions[ch.dim]
                 if window.end_of(start) <= self.closed_through[window.size_s]:
                     late += 1
                     for name in slices:
                         self.late[(dim, name, window.size_s)] += 1
                     continue
-                delta = deltas.get(ch.dim) or deltas.setdefault(ch.dim, UnitDelta.of(ch.old, ch.new))
                 for name in slices:
                     key = (dim, name, window.size_s, start)
                     agg = self.open.get(key) or self._new(key, spec)

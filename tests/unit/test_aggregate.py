@@ -1,0 +1,125 @@
+"""Unit state, partition aggregates, rebuild and merge: pure logic, no I/O."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stream.aggregate import PartitionAgg, UnitSpec, partial_message
+from stream.merge import MergeConfig, Merger
+from stream.stats import Coincidence
+from stream.units import apply, counts_for
+from stream.windows import Tumbling
+
+SPECS = {"c": UnitSpec(("q",), 5), "p": UnitSpec(("pairwise.q",), 3)}
+HOUR = 3600
+WINDOWS = [Tumbling(HOUR, 600), Tumbling(24 * HOUR, 600)]
+
+
+def _state(t: float, category: str = "street") -> dict[str, Any]:
+    return {"k": "c", "p": 0, "t": t, "s": [category, "t2v"], "a": {}}
+
+
+def test_latest_answer_wins_and_duplicates_are_noops() -> None:
+    s = _state(0.0)
+    first = apply(s, "e1", "ann", 10.0, [3], 5)
+    assert first.status == "applied" and first.changes[0].new == (0, 0, 0, 1, 0)
+    assert apply(first.state, "e1", "ann", 10.0, [3], 5).status == "duplicate"
+    revised = apply(first.state, "e2", "ann", 20.0, [1], 5)
+    assert revised.changes[0].old == (0, 0, 0, 1, 0) and revised.changes[0].new == (0, 1, 0, 0, 0)
+    # the older event replayed after the revision must not undo it
+    replay = apply(revised.state, "e1", "ann", 10.0, [3], 5)
+    assert replay.status == "stale" and not replay.changes and replay.state is revised.state
+    assert apply(revised.state, "e0", "ann", 5.0, [4], 5).status == "stale"
+    retracted = apply(revised.state, "e3", "ann", 30.0, None, 5)
+    assert retracted.changes[0].new == (0, 0, 0, 0, 0)
+    assert counts_for(retracted.state["a"], 0, 5) == [0, 0, 0, 0, 0]
+
+
+def _ops() -> st.SearchStrategy[list[tuple[int, int, int | None]]]:
+    # (unit, annotator, value or None for a retraction)
+    return st.lists(st.tuples(st.integers(0, 9), st.integers(0, 6),
+                              st.one_of(st.none(), st.integers(0, 4))), min_size=1, max_size=60)
+
+
+@given(_ops())
+@settings(max_examples=80, deadline=None)
+def test_rebuild_from_unit_states_equals_incremental(ops: list[tuple[int, int, int | None]]) -> None:
+    """What a restarted worker rebuilds from the units table equals what it had built live."""
+    live = PartitionAgg(0, SPECS, ["all", "source_category"], WINDOWS)
+    states: dict[int, dict[str, Any]] = {}
+    for step, (unit, annotator, value) in enumerate(ops):
+        state = states.get(unit) or _state(unit * 900.0, "street" if unit % 2 else "curated")
+        outcome = apply(state, f"e{step}", f"a{annotator}", float(step), None if value is None else [value], 5)
+        if outcome.status == "applied":
+            states[unit] = outcome.state
+            live.apply(outcome.state, outcome.changes)
+    rebuilt = PartitionAgg(0, SPECS, ["all", "source_category"], WINDOWS)
+    rebuilt.rebuild(states.values())
+    nonempty = {k: w for k, w in live.open.items() if not w.matrix.is_empty()}
+    assert {k for k, w in rebuilt.open.items() if not w.matrix.is_empty()} == set(nonempty)
+    for key, window in nonempty.items():
+        assert rebuilt.open[key].matrix == window.matrix
+        assert rebuilt.open[key].annotators == window.annotators
+
+
+def test_closed_window_counts_late_and_is_not_changed() -> None:
+    agg = PartitionAgg(0, SPECS, ["all"], [Tumbling(HOUR, 600)])
+    state = apply(_state(100.0), "e1", "a", 100.0, [2], 5)
+    agg.apply(state.state, state.changes)
+    moved = agg.advance(HOUR + 600.0)
+    assert moved == {HOUR: HOUR}
+    closed = dict(agg.pop_closed())
+    assert list(closed) == [("q", "all", HOUR, 0)]
+    second = apply(state.state, "e2", "b", 200.0, [2], 5)
+    assert agg.apply(second.state, second.changes) == 1
+    assert agg.take_late(HOUR) == {"q|all": 1}
+    assert not agg.open
+
+
+def _merger(n: int = 2) -> Merger:
+    config = MergeConfig(n_partitions=n, scales={"q": [1, 2, 3, 4, 5]}, levels={"q": "ordinal"},
+                         threshold=0.667, n_boot=200, seed=1)
+    return Merger(config, {})
+
+
+def _partial(partition: int, units: list[list[int]]) -> dict[str, Any]:
+    agg = PartitionAgg(partition, SPECS, ["all"], [Tumbling(HOUR, 600)])
+    for index, counts in enumerate(units):
+        state = _state(10.0)
+        values = [v for v, c in enumerate(counts) for _ in range(c)]
+        for a, v in enumerate(values):
+            out = apply(state, f"{index}-{a}", f"a{a}", 10.0 + a, [v], 5)
+            state = out.state
+            agg.apply(state, out.changes)
+    ((key, window),) = agg.take_dirty()
+    return partial_message(partition, key, window)
+
+
+def test_final_waits_for_every_partition_and_sums_partials() -> None:
+    merger = _merger()
+    p0 = _partial(0, [[2, 0, 0, 0, 0], [0, 1, 1, 0, 0]])
+    p1 = _partial(1, [[0, 0, 3, 0, 0]])
+    key = merger.on_partial(p0)
+    merger.on_partial(p1)
+    assert key is not None
+    assert merger.on_closed({"p": 0, "w": HOUR, "through": HOUR}) == []  # partition 1 still open
+    assert merger.on_closed({"p": 1, "w": HOUR, "through": HOUR}) == [key]
+    record = merger.record(key, final=True)
+    expected = Coincidence(5)
+    for counts in ([2, 0, 0, 0, 0], [0, 1, 1, 0, 0], [0, 0, 3, 0, 0]):
+        expected.update(np.array(counts))
+    assert record.alpha == expected.get(np.arange(1, 6), "ordinal").alpha
+    assert record.n_units == 3 and record.partitions_reporting == 2 and record.final
+    merger.finish(key)
+    assert merger.on_partial(p0) is None  # a replayed partial of a final window is ignored
+
+
+def test_newer_partial_replaces_older_from_the_same_partition() -> None:
+    merger = _merger(1)
+    key = merger.on_partial(_partial(0, [[2, 0, 0, 0, 0]]))
+    merger.on_partial(_partial(0, [[2, 0, 0, 0, 0], [0, 2, 0, 0, 0]]))
+    assert key is not None and merger.record(key, final=False).n_units == 2
