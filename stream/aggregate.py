@@ -147,8 +147,13 @@ def _arrivals(state: UnitState, dim: int, zeros: tuple[int, ...], counts: tuple[
     return changes
 
 
-def partial_message(partition: int, key: Key, agg: WindowAgg) -> dict[str, Any]:
-    """Wire form of a partial window state sent to the merge stage."""
+def partial_item(key: Key, agg: WindowAgg) -> dict[str, Any]:
+    """Wire form of one window's partial state on one partition."""
     dim, name, size, start = key
-    return {"t": "partial", "p": partition, "d": dim, "s": name, "w": size, "b": start,
-            "m": agg.matrix.to_state(), "a": sorted(agg.annotators)}
+    return {"d": dim, "s": name, "w": size, "b": start, "m": agg.matrix.to_state(),
+            "a": sorted(agg.annotators)}
+
+
+def partials_message(partition: int, windows: Iterable[tuple[Key, WindowAgg]]) -> dict[str, Any]:
+    """A live snapshot of a partition's changed windows, one message per snapshot tick."""
+    return {"t": "partials", "p": partition, "items": [partial_item(k, w) for k, w in windows]}

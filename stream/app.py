@@ -66,9 +66,10 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
             settings.dimensions, settings.score_min, settings.score_max, settings.max_payload_bytes
         ),
     )
-    ingest.register(app, ctx)
-    agreement.register(app, ctx)
-    merge.register(app, ctx)
+    # a deployment may split stages over worker pools; every worker serves the web views
+    for name, module in (("ingest", ingest), ("units", agreement), ("merge", merge)):
+        if name in settings.agents:
+            module.register(app, ctx)
     web.register(app, ctx)
     app.alphawatch = ctx  # type: ignore[attr-defined]
     return app

@@ -37,63 +37,80 @@ class MergeConfig:
 
 
 class Merger:
-    """State lives in `store` (a Faust table in the worker, a dict in tests), so it survives restarts."""
+    """Final partials and closures live in `store` (a Faust table in the worker, a dict in tests) so
+    a restart loses nothing that decides a final; live partials are snapshots kept in memory, which
+    the partitions re-send every snapshot interval while a window changes."""
 
     def __init__(self, config: MergeConfig, store: MutableMapping[str, Any]):
         self.config = config
         self.store = store
+        self.live: dict[Key, dict[str, dict[str, Any]]] = {}
 
     def closed_through(self, partition: int, size: int) -> int:
         return int(self.store.get(f"c|{partition}|{size}", 0))
 
     def is_final(self, key: Key) -> bool:
-        """Final once every partition has closed the window (its last partial came before)."""
+        """Final once every partition has closed the window (its final partial came with that)."""
         _, _, size, start = key
         end = start + size
         return all(self.closed_through(p, size) >= end for p in range(self.config.n_partitions))
 
-    def on_partial(self, msg: dict[str, Any]) -> Key | None:
-        """Store a partition's latest partial; None when the window was already final (a replay)."""
-        key: Key = (msg["d"], msg["s"], int(msg["w"]), int(msg["b"]))
-        if self.is_final(key):
-            return None
-        name = window_key(key)
-        value = dict(self.store.get(name) or {"parts": {}, "ann": {}})
-        value["parts"] = {**value["parts"], str(msg["p"]): msg["m"]}
-        value["ann"] = {**value["ann"], str(msg["p"]): msg["a"]}
-        self.store[name] = value
-        return key
+    def on_partials(self, msg: dict[str, Any]) -> list[Key]:
+        """A partition's live snapshot of its changed windows; returns the keys still open."""
+        out = []
+        for item in msg["items"]:
+            key: Key = (item["d"], item["s"], int(item["w"]), int(item["b"]))
+            if self.is_final(key):
+                continue  # a snapshot that crossed its window's final: nothing left to show
+            self.live.setdefault(key, {})[str(msg["p"])] = item
+            out.append(key)
+        return out
 
     def on_closed(self, msg: dict[str, Any]) -> list[Key]:
-        """Record a partition's closure and late counts; returns the windows that became final."""
-        size = int(msg["w"])
-        name = f"c|{msg['p']}|{size}"
+        """A partition closed windows up to `through`: store its final partials and late counts,
+        then return the windows that every partition has now closed."""
+        size, partition = int(msg["w"]), str(msg["p"])
+        for item in msg.get("items", []):
+            window = (item["d"], item["s"], size, int(item["b"]))
+            if self.is_final(window):
+                continue  # a replayed closure: this window's final went out already
+            key = window_key(window)
+            value = dict(self.store.get(key) or {"parts": {}})
+            value["parts"] = {**value["parts"], partition: item}
+            self.store[key] = value
+        name = f"c|{partition}|{size}"
         if int(msg["through"]) > int(self.store.get(name, 0)):
             self.store[name] = int(msg["through"])
         for label, count in msg.get("late", {}).items():
             late_name = f"l|{label}|{size}"
             self.store[late_name] = int(self.store.get(late_name, 0)) + int(count)
-        return [k for k in self.open_windows() if k[2] == size and self.is_final(k)]
+        candidates = {k for k in self.live if k[2] == size} | set(self.stored_windows(size))
+        return sorted(k for k in candidates if self.is_final(k))
 
-    def open_windows(self) -> Iterator[Key]:
+    def stored_windows(self, size: int) -> Iterator[Key]:
         for name in list(self.store):
             if name.startswith("w|"):
-                yield parse_window_key(name)
+                key = parse_window_key(name)
+                if key[2] == size:
+                    yield key
 
-    def matrix(self, key: Key) -> tuple[Coincidence, int]:
-        value = self.store.get(window_key(key)) or {"parts": {}, "ann": {}}
-        total: Coincidence | None = None
-        for state in value["parts"].values():
-            part = Coincidence.from_state(state)
-            total = part if total is None else total + part
-        annotators = {a for names in value["ann"].values() for a in names}
-        dim = key[0]
-        return total or Coincidence(len(self.config.scales[dim])), len(annotators)
+    def parts(self, key: Key, final: bool) -> dict[str, dict[str, Any]]:
+        """Each partition's partial: its final one where it has closed the window, else live."""
+        stored = (self.store.get(window_key(key)) or {"parts": {}})["parts"]
+        return dict(stored) if final else {**self.live.get(key, {}), **stored}
+
+    def matrix(self, key: Key, final: bool) -> tuple[Coincidence, int, int]:
+        parts = self.parts(key, final)
+        total = Coincidence(len(self.config.scales[key[0]]))
+        for item in parts.values():
+            total = total + Coincidence.from_state(item["m"])
+        annotators = {a for item in parts.values() for a in item["a"]}
+        return total, len(annotators), len(parts)
 
     def record(self, key: Key, final: bool, now: datetime | None = None) -> AgreementRecord:
         """The agreement record of a window: alpha, bootstrap CI, sample sizes."""
         dim, name, size, start = key
-        matrix, n_annotators = self.matrix(key)
+        matrix, n_annotators, reporting = self.matrix(key, final)
         scale = np.asarray(self.config.scales[dim], dtype=float)
         level = self.config.levels[dim]
         result = matrix.get(scale, level)
@@ -102,7 +119,6 @@ class Merger:
             n_boot=self.config.n_boot, rng=np.random.default_rng(self.config.seed),
         ) if self.config.n_boot and result.alpha is not None else None
         late = int(self.store.get(f"l|{dim}|{name}|{size}", 0)) if final else 0
-        value = self.store.get(window_key(key)) or {"parts": {}}
         return AgreementRecord(
             dimension=dim, slice=name, window_size_s=size, window_start=to_datetime(start),
             window_end=to_datetime(start + size), level=level, alpha=result.alpha,
@@ -111,12 +127,13 @@ class Merger:
             p_below_threshold=boot.p_below if boot else None, threshold=self.config.threshold,
             n_units=matrix.n_units, n_pairable_units=matrix.n_pairable_units,
             n_pairable_values=result.n_pairable_values, n_annotators=n_annotators, late=late,
-            final=final, partitions_reporting=len(value["parts"]),
+            final=final, partitions_reporting=reporting,
             computed_at=now or datetime.now(UTC),
         )
 
     def finish(self, key: Key) -> None:
         """Forget a window after its final record went out, and reset its late counter."""
         self.store.pop(window_key(key), None)
+        self.live.pop(key, None)
         dim, name, size, _ = key
         self.store.pop(f"l|{dim}|{name}|{size}", None)

@@ -9,6 +9,8 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
+AgentName = Literal["ingest", "units", "merge"]
+AGENTS: tuple[AgentName, ...] = ("ingest", "units", "merge")
 SLICE_FIELDS = ("all", "source_category", "modality")
 DEFAULT_DIMENSIONS = ["motion_quality", "visual_fidelity", "viewer_interest", "text_alignment"]
 _DURATION = re.compile(r"^(\d+)([smhd])$")
@@ -29,6 +31,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ALPHAWATCH_", extra="ignore", frozen=True)
 
     app_id: str = "alphawatch"
+    agents: list[AgentName] = Field(default_factory=lambda: list(AGENTS))
     broker_url: str = "kafka://127.0.0.1:9092"
     redis_url: str = "redis://127.0.0.1:6379/0"
     store_url: str = "memory://"

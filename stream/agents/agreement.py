@@ -11,7 +11,7 @@ from pydantic import TypeAdapter
 
 from schemas.events import AnnotationEvent, PairwiseEvent, RatingEvent, RetractionEvent
 from stream.agents.ingest import TICK_PREFIX
-from stream.aggregate import PartitionAgg, UnitSpec, partial_message
+from stream.aggregate import PartitionAgg, UnitSpec, partial_item, partials_message
 from stream.units import PAIRWISE_SCALE, answer_of, apply, new_state
 from stream.windows import Tumbling
 
@@ -101,12 +101,13 @@ class UnitStage:
         return min(active) if active else max(wm for wm, _ in sources.values())
 
     def closing_messages(self, partition: int, agg: PartitionAgg, moved: dict[int, int]) -> list[bytes]:
-        """Final partials of the windows that closed, then one closure marker per window size."""
-        out = [orjson.dumps(partial_message(partition, k, w)) for k, w in agg.pop_closed()]
-        for size, through in sorted(moved.items()):
-            out.append(orjson.dumps({"t": "closed", "p": partition, "w": size, "through": through,
-                                     "late": agg.take_late(size)}))
-        return out
+        """Per window size that closed further: the closure with its windows' final partials,
+        in one message, so the merge stage never sees a closure without its data."""
+        closed = list(agg.pop_closed())
+        return [orjson.dumps({"t": "closed", "p": partition, "w": size, "through": through,
+                              "late": agg.take_late(size),
+                              "items": [partial_item(k, w) for k, w in closed if k[2] == size]})
+                for size, through in sorted(moved.items())]
 
     def persist_closure(self, partition: int, agg: PartitionAgg, moved: dict[int, int]) -> None:
         saved = self.closures.get(str(partition)) or {}
@@ -144,7 +145,7 @@ def register(app: faust.App, ctx: Context) -> None:
                 stage.on_event(event.key.decode(), raw, partition, agg)
                 moved = {}
             if rebuilt:  # re-announce closures: the merge stage ignores what it already has
-                moved = dict(agg.closed_through) | moved
+                moved = {s: t for s, t in agg.closed_through.items() if t} | moved
             if moved:
                 for message in stage.closing_messages(partition, agg, moved):
                     await topics.partials.send(value=message)
@@ -155,8 +156,9 @@ def register(app: faust.App, ctx: Context) -> None:
     @app.timer(settings.snapshot_interval_s)
     async def send_snapshots() -> None:
         for partition, agg in list(stage.aggs.items()):
-            for key, window in agg.take_dirty():
-                await topics.partials.send(value=orjson.dumps(partial_message(partition, key, window)))
+            dirty = agg.take_dirty()
+            if dirty:
+                await topics.partials.send(value=orjson.dumps(partials_message(partition, dirty)))
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def forget(sender: Any, revoked: Any, **_: Any) -> None:

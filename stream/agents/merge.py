@@ -75,10 +75,9 @@ def register(app: faust.App, ctx: Context) -> None:
         async for raw in stream:
             msg = orjson.loads(raw)
             records: list[AgreementRecord] = []
-            if msg["t"] == "partial":
-                key = merger.on_partial(msg)
-                if key is not None and publisher.due(key):
-                    records.append(merger.record(key, final=False))
+            if msg["t"] == "partials":
+                records += [merger.record(k, final=False) for k in merger.on_partials(msg)
+                            if publisher.due(k)]
             elif msg["t"] == "closed":
                 for key in merger.on_closed(msg):
                     records.append(merger.record(key, final=True))

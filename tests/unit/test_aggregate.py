@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream.aggregate import PartitionAgg, UnitSpec, partial_message
+from stream.aggregate import PartitionAgg, UnitSpec, partial_item
 from stream.merge import MergeConfig, Merger
 from stream.stats import Coincidence
 from stream.units import apply, counts_for
@@ -53,7 +53,8 @@ def test_rebuild_from_unit_states_equals_incremental(ops: list[tuple[int, int, i
     states: dict[int, dict[str, Any]] = {}
     for step, (unit, annotator, value) in enumerate(ops):
         state = states.get(unit) or _state(unit * 900.0, "street" if unit % 2 else "curated")
-        outcome = apply(state, f"e{step}", f"a{annotator}", float(step), None if value is None else [value], 5)
+        answer = None if value is None else [value]
+        outcome = apply(state, f"e{step}", f"a{annotator}", float(step), answer, 5)
         if outcome.status == "applied":
             states[unit] = outcome.state
             live.apply(outcome.state, outcome.changes)
@@ -96,18 +97,27 @@ def _partial(partition: int, units: list[list[int]]) -> dict[str, Any]:
             state = out.state
             agg.apply(state, out.changes)
     ((key, window),) = agg.take_dirty()
-    return partial_message(partition, key, window)
+    return partial_item(key, window)
+
+
+def _live(partition: int, item: dict[str, Any]) -> dict[str, Any]:
+    return {"t": "partials", "p": partition, "items": [item]}
+
+
+def _closed(partition: int, items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"t": "closed", "p": partition, "w": HOUR, "through": HOUR, "late": {}, "items": items}
 
 
 def test_final_waits_for_every_partition_and_sums_partials() -> None:
     merger = _merger()
     p0 = _partial(0, [[2, 0, 0, 0, 0], [0, 1, 1, 0, 0]])
     p1 = _partial(1, [[0, 0, 3, 0, 0]])
-    key = merger.on_partial(p0)
-    merger.on_partial(p1)
-    assert key is not None
-    assert merger.on_closed({"p": 0, "w": HOUR, "through": HOUR}) == []  # partition 1 still open
-    assert merger.on_closed({"p": 1, "w": HOUR, "through": HOUR}) == [key]
+    (key,) = merger.on_partials(_live(0, _partial(0, [[2, 0, 0, 0, 0]])))
+    merger.on_partials(_live(1, p1))
+    assert merger.record(key, final=False).n_units == 2  # live: the snapshots so far
+    assert merger.on_closed(_closed(0, [p0])) == []  # partition 1 still open
+    assert merger.record(key, final=False).n_units == 3  # p0's final partial replaces its snapshot
+    assert merger.on_closed(_closed(1, [p1])) == [key]
     record = merger.record(key, final=True)
     expected = Coincidence(5)
     for counts in ([2, 0, 0, 0, 0], [0, 1, 1, 0, 0], [0, 0, 3, 0, 0]):
@@ -115,11 +125,12 @@ def test_final_waits_for_every_partition_and_sums_partials() -> None:
     assert record.alpha == expected.get(np.arange(1, 6), "ordinal").alpha
     assert record.n_units == 3 and record.partitions_reporting == 2 and record.final
     merger.finish(key)
-    assert merger.on_partial(p0) is None  # a replayed partial of a final window is ignored
+    assert merger.on_partials(_live(0, p0)) == []  # a late snapshot of a final window is ignored
+    assert merger.on_closed(_closed(0, [p0])) == []  # a replayed closure does not re-finalize
 
 
 def test_newer_partial_replaces_older_from_the_same_partition() -> None:
     merger = _merger(1)
-    key = merger.on_partial(_partial(0, [[2, 0, 0, 0, 0]]))
-    merger.on_partial(_partial(0, [[2, 0, 0, 0, 0], [0, 2, 0, 0, 0]]))
-    assert key is not None and merger.record(key, final=False).n_units == 2
+    (key,) = merger.on_partials(_live(0, _partial(0, [[2, 0, 0, 0, 0]])))
+    merger.on_partials(_live(0, _partial(0, [[2, 0, 0, 0, 0], [0, 2, 0, 0, 0]])))
+    assert merger.record(key, final=False).n_units == 2

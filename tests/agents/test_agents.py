@@ -1,0 +1,76 @@
+"""Agents under Faust's test_context (memory store, no broker): what each one sends."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+from unittest.mock import AsyncMock, MagicMock
+
+import orjson
+import pytest
+from prometheus_client import CollectorRegistry
+
+from stream.app import create_app
+from stream.settings import Settings
+from stream.simulate import Campaign, generate
+
+
+@pytest.fixture
+async def app() -> AsyncIterator[Any]:
+    app = create_app(Settings(broker_url="kafka://localhost:1", bootstrap_samples=100),
+                     registry=CollectorRegistry())
+    app.finalize()
+    app.conf.store = "memory://"
+    app.flow_control.resume()
+    yield app
+
+
+def _sent(mock: AsyncMock) -> list[dict[str, Any]]:
+    return [call.kwargs for call in mock.await_args_list]
+
+
+async def test_ingest_forwards_valid_and_dead_letters_invalid(app: Any, monkeypatch: Any) -> None:
+    ctx = app.alphawatch
+    forward, dlq = AsyncMock(), AsyncMock()
+    monkeypatch.setattr(ctx.topics.valid, "send", forward)
+    monkeypatch.setattr(ctx.topics.dlq, "send", dlq)
+    event = next(e for e in generate(Campaign(n_clips=3)) if e["kind"] == "rating")
+    good = orjson.dumps(event)
+    async with app.agents["ingest"].test_context() as agent:
+        await agent.put(good)
+        await agent.put(b"{not json")
+        await agent.put(orjson.dumps({**event, "scores": {"motion_quality": 9}}))
+    (sent,) = _sent(forward)
+    assert sent["key"] == f"c:{event['clip_id']}".encode() and sent["value"] == good
+    reasons = [orjson.loads(call["value"])["reason"] for call in _sent(dlq)]
+    assert reasons == ["not_json", "score_out_of_scale"]
+    text = _metrics(app)
+    assert 'alphawatch_ingest_events_total{outcome="invalid",reason="not_json"} 1.0' in text
+    assert 'alphawatch_ingest_events_total{outcome="valid",reason=""} 1.0' in text
+
+
+async def test_units_agent_applies_once_and_counts_duplicates(app: Any, monkeypatch: Any) -> None:
+    for table in app.tables.values():  # no broker: keep table writes in the memory store only
+        monkeypatch.setattr(table, "send_changelog", MagicMock())
+    partials = AsyncMock()
+    monkeypatch.setattr(app.alphawatch.topics.partials, "send", partials)
+    events = [e for e in generate(Campaign(n_clips=4, pairwise_share=0.0))][:6]
+    async with app.agents["units"].test_context() as agent:
+        for event in events + events[:2]:  # the first two replayed
+            key = f"c:{event['clip_id']}".encode()
+            await agent.put(orjson.dumps(event), key=key)
+    text = _metrics(app)
+    assert 'alphawatch_unit_events_total{kind="rating",outcome="applied"} 6.0' in text
+    assert 'alphawatch_unit_events_total{kind="rating",outcome="duplicate"} 2.0' in text
+    stage = app.alphawatch_units
+    (agg,) = stage.aggs.values()
+    window = agg.open[("motion_quality", "all", 3600, agg.windows[0].start_of(stage.units[
+        f"c:{events[0]['clip_id']}"]["t"]))]
+    assert window.matrix.n_units == 2  # 6 ratings = 2 clips x 3 annotators
+    assert not partials.await_args_list  # no window closed, nothing to announce
+
+
+def _metrics(app: Any) -> str:
+    from prometheus_client import generate_latest
+
+    return generate_latest(app.alphawatch.metrics.registry).decode()
