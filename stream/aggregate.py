@@ -7,6 +7,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
+from stream import attribution
+from stream.attribution import explain_distance
 from stream.stats import Coincidence, UnitDelta
 from stream.units import Change, UnitState, counts_for
 from stream.windows import Tumbling
@@ -21,6 +25,7 @@ class WindowAgg:
 
     matrix: Coincidence
     annotators: Counter[str] = field(default_factory=Counter)
+    disagreement: dict[str, list[float]] = field(default_factory=dict)
 
     def change(self, delta: UnitDelta, who: str, before: Any, after: Any) -> None:
         self.matrix.apply(delta)
@@ -38,6 +43,11 @@ class UnitSpec:
 
     dimensions: tuple[str, ...]
     n_values: int
+    nominal: bool = False
+
+    @property
+    def distance(self) -> np.ndarray:
+        return explain_distance(self.n_values, self.nominal)
 
 
 class PartitionAgg:
@@ -55,6 +65,7 @@ class PartitionAgg:
         self.late: Counter[tuple[str, str, int]] = Counter()
         self.closed_through: dict[int, int] = {w.size_s: 0 for w in windows}
         self.watermark = 0.0
+        self._distance = {kind: spec.distance for kind, spec in specs.items()}
 
     def slices_of(self, state: UnitState) -> list[str]:
         category, modality = state["s"]
@@ -62,27 +73,43 @@ class PartitionAgg:
                  "modality": f"modality={modality}"}
         return [names[f] for f in self.slice_fields if f == "all" or state["s"][0] is not None]
 
+    def keys_of(self, state: UnitState, dim: str) -> tuple[list[Key], int]:
+        """The open window keys a unit's dimension feeds, and how many windows were closed."""
+        slices = self.slices_of(state)
+        keys: list[Key] = []
+        closed = 0
+        for window in self.windows:
+            start = window.start_of(state["t"])
+            if window.end_of(start) <= self.closed_through[window.size_s]:
+                closed += 1
+                for name in slices:
+                    self.late[(dim, name, window.size_s)] += 1
+            else:
+                keys.extend((dim, name, window.size_s, start) for name in slices)
+        return keys, closed
+
     def apply(self, state: UnitState, changes: Sequence[Change]) -> int:
         """Apply one unit's changes to every open window it belongs to; returns how many were late."""
         spec = self.specs[state["k"]]
-        slices = self.slices_of(state)
-        # prepared once per change, then applied to every window and slice it touches
-        deltas = [UnitDelta.of(ch.old, ch.new) for ch in changes]
         late = 0
-        for window in self.windows:
-            start = window.start_of(state["t"])
-            for ch, delta in zip(changes, deltas, strict=True):
-                dim = spec.dimensions[ch.dim]
-                if window.end_of(start) <= self.closed_through[window.size_s]:
-                    late += 1
-                    for name in slices:
-                        self.late[(dim, name, window.size_s)] += 1
-                    continue
-                for name in slices:
-                    key = (dim, name, window.size_s, start)
-                    agg = self.open.get(key) or self._new(key, spec)
-                    agg.change(delta, ch.annotator, ch.old_value, ch.new_value)
-                    self.dirty.add(key)
+        for ch in changes:
+            keys, closed = self.keys_of(state, spec.dimensions[ch.dim])
+            late += closed
+            if not keys:
+                continue
+            # prepared once per change, then applied to every window and slice it touches
+            delta = UnitDelta.of(ch.old, ch.new)
+            after = values_of(state, ch.dim)
+            before = dict(after)
+            before.pop(ch.annotator, None)
+            if ch.old_value is not None:
+                before[ch.annotator] = ch.old_value
+            who = attribution.change(before, after, self._distance[state["k"]])
+            for key in keys:
+                agg = self.open.get(key) or self._new(key, spec)
+                agg.change(delta, ch.annotator, ch.old_value, ch.new_value)
+                attribution.add(agg.disagreement, who)
+                self.dirty.add(key)
         return late
 
     def _new(self, key: Key, spec: UnitSpec) -> WindowAgg:
@@ -95,13 +122,20 @@ class PartitionAgg:
         count = 0
         for state in states:
             spec = self.specs[state["k"]]
-            zeros = tuple([0] * spec.n_values)
-            changes = []
-            for dim in range(len(spec.dimensions)):
-                counts = tuple(counts_for(state["a"], dim, spec.n_values))
-                if any(counts):
-                    changes.extend(_arrivals(state, dim, zeros, counts))
-            self.apply(state, changes)
+            zeros = np.zeros(spec.n_values, dtype=np.int64)
+            for dim, name in enumerate(spec.dimensions):
+                values = values_of(state, dim)
+                keys, _ = self.keys_of(state, name)
+                if not values or not keys:
+                    continue
+                delta = UnitDelta.of(zeros, counts_for(state["a"], dim, spec.n_values))
+                who = attribution.contributions(values, self._distance[state["k"]])
+                for key in keys:
+                    agg = self.open.get(key) or self._new(key, spec)
+                    agg.matrix.apply(delta)
+                    agg.annotators.update(values.keys())
+                    attribution.add(agg.disagreement, who)
+                    self.dirty.add(key)
             count += 1
         self.late.clear()  # rebuilt answers are not late arrivals
         return count
@@ -136,22 +170,18 @@ class PartitionAgg:
         return out
 
 
-def _arrivals(state: UnitState, dim: int, zeros: tuple[int, ...], counts: tuple[int, ...]) -> list[Change]:
-    """A unit's current answers as one change from nothing, plus per-annotator bookkeeping."""
-    changes = [Change(dim, zeros, counts, "", None, None)]
-    for name, entry in state["a"].items():
-        values = entry[2]
-        if values is not None and values[dim] is not None:
-            # zero-count changes only register the annotator in the window
-            changes.append(Change(dim, counts, counts, name, None, values[dim]))
-    return changes
+def values_of(state: UnitState, dim: int) -> dict[str, int]:
+    """Annotator -> value index of one dimension, from the unit's kept answers."""
+    return {name: entry[2][dim] for name, entry in state["a"].items()
+            if entry[2] is not None and dim < len(entry[2]) and entry[2][dim] is not None}
 
 
 def partial_item(key: Key, agg: WindowAgg) -> dict[str, Any]:
     """Wire form of one window's partial state on one partition."""
     dim, name, size, start = key
     return {"d": dim, "s": name, "w": size, "b": start, "m": agg.matrix.to_state(),
-            "a": sorted(agg.annotators)}
+            "a": sorted(agg.annotators),
+            "x": {a: [round(s, 6), round(p, 6)] for a, (s, p) in agg.disagreement.items()}}
 
 
 def partials_message(partition: int, windows: Iterable[tuple[Key, WindowAgg]]) -> dict[str, Any]:

@@ -93,7 +93,8 @@ def alpha(
                       _fmt(row["alpha"], row["alpha_reason"]),
                       *(_fmt(levels.get(lv)) for lv in ("nominal", "ordinal", "interval", "ratio")),
                       str(row["n_units"]), f"{row['n_pairable_values']:.0f}")
-    Console().print(table)
+    # piped output keeps whole cells rather than the 80 columns Rich assumes without a terminal
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
     if result["invalid"]:
         console.print(f"invalid lines skipped: {result['invalid']}")
 

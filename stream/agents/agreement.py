@@ -25,7 +25,7 @@ def unit_specs(ctx: Context) -> dict[str, UnitSpec]:
     dims = ctx.settings.dimensions
     return {
         "c": UnitSpec(tuple(dims), len(ctx.settings.scale)),
-        "p": UnitSpec(tuple(f"pairwise.{d}" for d in dims), len(PAIRWISE_SCALE)),
+        "p": UnitSpec(tuple(f"pairwise.{d}" for d in dims), len(PAIRWISE_SCALE), nominal=True),
     }
 
 

@@ -79,6 +79,16 @@ def _applied(worker: Worker) -> float:
     return sum(float(x) for x in found)
 
 
+def _check_serving(a: Worker, b: Worker) -> None:
+    """Open windows are served by every worker; the merge stage's worker exports the gauges."""
+    rows = wait_until(lambda: a.get("/agreement/text_alignment"), 120, "open windows on worker a")
+    assert {r["dimension"] for r in rows} == {"text_alignment"} and not any(r["final"] for r in rows)
+    wait_until(lambda: b.get("/agreement"), 60, "open windows on worker b")
+    gauges = a.metrics() + b.metrics()
+    assert re.search(r'^alphawatch_alpha\{dimension="motion_quality",slice="all",window="3600s"\} 0\.\d+',
+                     gauges, re.M)
+
+
 def _run(tmp_path: Path, kafka_url: str, redis_url: str, kill_midway: bool) -> None:
     env = worker_env(kafka_url, redis_url, tmp_path)
     prefix = env["ALPHAWATCH_TOPIC_PREFIX"]
@@ -97,6 +107,8 @@ def _run(tmp_path: Path, kafka_url: str, redis_url: str, kill_midway: bool) -> N
         asyncio.run(produce(kafka_url, prefix + "annotations", lines[half:]))
         if kill_midway:
             b.start()
+        else:
+            _check_serving(a, b)
         mark = closing_watermark(lines, settings)
         asyncio.run(send_watermark(kafka_url, prefix + "annotations", mark, settings.partitions))
         topic = prefix + "agreement"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -65,6 +66,10 @@ def test_rebuild_from_unit_states_equals_incremental(ops: list[tuple[int, int, i
     for key, window in nonempty.items():
         assert rebuilt.open[key].matrix == window.matrix
         assert rebuilt.open[key].annotators == window.annotators
+        got = rebuilt.open[key].disagreement
+        assert got.keys() == window.disagreement.keys()
+        for name, (total, pairs) in window.disagreement.items():
+            assert got[name] == pytest.approx([total, pairs], abs=1e-9)
 
 
 def test_closed_window_counts_late_and_is_not_changed() -> None:
@@ -134,3 +139,22 @@ def test_newer_partial_replaces_older_from_the_same_partition() -> None:
     (key,) = merger.on_partials(_live(0, _partial(0, [[2, 0, 0, 0, 0]])))
     merger.on_partials(_live(0, _partial(0, [[2, 0, 0, 0, 0], [0, 2, 0, 0, 0]])))
     assert merger.record(key, final=False).n_units == 2
+
+
+def test_attribution_ranks_the_annotator_who_disagrees() -> None:
+    from stream.attribution import contributions, explain_distance
+    from stream.flags import top_annotators
+
+    dist = explain_distance(5, nominal=False)
+    totals: dict[str, list[float]] = {}
+    for unit in range(30):
+        values = {"good1": 2, "good2": 2, "careless": (unit * 3) % 5}
+        for name, (s, p) in contributions(values, dist).items():
+            entry = totals.setdefault(name, [0.0, 0.0])
+            entry[0] += s
+            entry[1] += p
+    ranked = top_annotators(totals)
+    assert ranked[0]["annotator_id"] == "careless"
+    # every disagreeing pair involves the careless one: half of all pair-ends are theirs
+    assert ranked[0]["share_of_disagreement"] == pytest.approx(0.5) and ranked[0]["pairs"] == 30
+    assert [r["share_of_disagreement"] for r in ranked[1:]] == pytest.approx([0.25, 0.25])
