@@ -46,6 +46,8 @@ class AgreementRecord(_Out):
     ci_low: float | None = None
     ci_high: float | None = None
     p_below_threshold: float | None = None
+    p_below_recovery: float | None = Field(
+        None, description="P(alpha < threshold + recovery margin), for clearing a flag")
     threshold: float
     n_units: int
     n_pairable_units: int
@@ -63,6 +65,8 @@ class Flag(_Out):
     schema_version: Literal[1] = 1
     flag_id: str
     kind: Literal["agreement_low", "agreement_recovered"]
+    opened_flag_id: str | None = Field(None, description="on agreement_recovered: the flag it clears")
+    reason: str
     dimension: str
     slice: str
     window_size_s: int
@@ -71,8 +75,10 @@ class Flag(_Out):
     alpha: float | None
     ci_low: float | None
     ci_high: float | None
+    p_below_threshold: float | None
     threshold: float
     n_pairable_values: float
+    final: bool
     top_annotators: list[dict[str, float | str]] = Field(default_factory=list)
     confused_values: list[dict[str, float | str]] = Field(default_factory=list)
     raised_at: AwareDatetime

@@ -54,7 +54,7 @@ def faust_app(settings: Settings) -> faust.App:
 def create_app(settings: Settings | None = None, registry: CollectorRegistry | None = None) -> faust.App:
     """The worker app; `registry` lets tests read metrics without a global registry."""
     from stream import web
-    from stream.agents import agreement, ingest, merge
+    from stream.agents import agreement, ingest, merge, notify
 
     settings = settings or Settings()
     app = faust_app(settings)
@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
         ),
     )
     # a deployment may split stages over worker pools; every worker serves the web views
-    for name, module in (("ingest", ingest), ("units", agreement), ("merge", merge)):
+    for name, module in (("ingest", ingest), ("units", agreement), ("merge", merge), ("notify", notify)):
         if name in settings.agents:
             module.register(app, ctx)
     web.register(app, ctx)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
 from schemas.outputs import AgreementRecord
-from stream.stats import Coincidence, Level, bootstrap_alpha
+from stream.flags import confused_values, top_annotators
+from stream.stats import Coincidence, Level, bootstrap_replicates
 from stream.windows import to_datetime
 
 Key = tuple[str, str, int, int]
@@ -34,6 +35,8 @@ class MergeConfig:
     threshold: float
     n_boot: int
     seed: int | None
+    thresholds: dict[str, float] = field(default_factory=dict)  # per dimension, else threshold
+    margin: float = 0.05  # hysteresis: recovered means confidently above threshold + margin
 
 
 class Merger:
@@ -114,22 +117,44 @@ class Merger:
         scale = np.asarray(self.config.scales[dim], dtype=float)
         level = self.config.levels[dim]
         result = matrix.get(scale, level)
-        boot = bootstrap_alpha(
-            matrix.o, scale, level, matrix.n_pairs, threshold=self.config.threshold,
-            n_boot=self.config.n_boot, rng=np.random.default_rng(self.config.seed),
-        ) if self.config.n_boot and result.alpha is not None else None
+        threshold = self.config.thresholds.get(dim, self.config.threshold)
+        reps = self.replicates(matrix, scale, level) if result.alpha is not None else None
         late = int(self.store.get(f"l|{dim}|{name}|{size}", 0)) if final else 0
         return AgreementRecord(
             dimension=dim, slice=name, window_size_s=size, window_start=to_datetime(start),
             window_end=to_datetime(start + size), level=level, alpha=result.alpha,
-            alpha_reason=result.reason, ci_low=boot.ci_low if boot else None,
-            ci_high=boot.ci_high if boot else None,
-            p_below_threshold=boot.p_below if boot else None, threshold=self.config.threshold,
+            alpha_reason=result.reason,
+            ci_low=float(np.percentile(reps, 2.5)) if reps is not None else None,
+            ci_high=float(np.percentile(reps, 97.5)) if reps is not None else None,
+            p_below_threshold=float(np.mean(reps < threshold)) if reps is not None else None,
+            p_below_recovery=(float(np.mean(reps < threshold + self.config.margin))
+                              if reps is not None else None),
+            threshold=threshold,
             n_units=matrix.n_units, n_pairable_units=matrix.n_pairable_units,
             n_pairable_values=result.n_pairable_values, n_annotators=n_annotators, late=late,
             final=final, partitions_reporting=reporting,
             computed_at=now or datetime.now(UTC),
         )
+
+    def replicates(self, matrix: Coincidence, scale: np.ndarray, level: Level) -> np.ndarray | None:
+        """KALPHA bootstrap replicates of alpha (None when too few pairs or disabled)."""
+        if not self.config.n_boot:
+            return None
+        reps, _ = bootstrap_replicates(matrix.o, scale, level, matrix.n_pairs,
+                                       n_boot=self.config.n_boot,
+                                       rng=np.random.default_rng(self.config.seed))
+        return reps
+
+    def explain(self, key: Key, final: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Who disagrees most (summed over partitions) and which values are confused."""
+        totals: dict[str, list[float]] = {}
+        for item in self.parts(key, final).values():
+            for name, (s, p) in item.get("x", {}).items():
+                entry = totals.setdefault(name, [0.0, 0.0])
+                entry[0] += s
+                entry[1] += p
+        matrix, _, _ = self.matrix(key, final)
+        return top_annotators(totals), confused_values(matrix.o, self.config.scales[key[0]])
 
     def finish(self, key: Key) -> None:
         """Forget a window after its final record went out, and reset its late counter."""

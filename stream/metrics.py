@@ -39,6 +39,18 @@ class Metrics:
             "Wall-clock time from an event's submitted_at to its agreement update",
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400), registry=r,
         )
+        self.flags = Counter(
+            "alphawatch_flags", "Flag events by kind (agreement_low / agreement_recovered)",
+            ["kind", "dimension"], registry=r,
+        )
+        self.webhook = Counter(
+            "alphawatch_webhook_deliveries", "Webhook deliveries by outcome (delivered, retried, "
+            "failed, dropped)", ["outcome"], registry=r,
+        )
+        self.lag = Gauge(
+            "alphawatch_consumer_lag", "Messages not yet read by this worker, per owned partition "
+            "of the topics it consumes", ["topic", "partition"], registry=r,
+        )
         self.watermark = Gauge(
             "alphawatch_watermark_seconds", "Event-time watermark of each owned partition",
             ["partition"], registry=r,

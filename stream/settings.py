@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
-AgentName = Literal["ingest", "units", "merge"]
-AGENTS: tuple[AgentName, ...] = ("ingest", "units", "merge")
+AgentName = Literal["ingest", "units", "merge", "notify"]
+AGENTS: tuple[AgentName, ...] = ("ingest", "units", "merge", "notify")
 SLICE_FIELDS = ("all", "source_category", "modality")
 DEFAULT_DIMENSIONS = ["motion_quality", "visual_fidelity", "viewer_interest", "text_alignment"]
 _DURATION = re.compile(r"^(\d+)([smhd])$")
@@ -64,6 +64,17 @@ class Settings(BaseSettings):
     unit_retention: str = "2d"
 
     alpha_threshold: float = Field(0.667, gt=-1, lt=1)
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    flag_confidence: float = Field(0.95, gt=0.5, lt=1)
+    flag_margin: float = Field(0.05, ge=0, lt=1)
+    flag_min_pairable: int | None = Field(None, ge=2)
+    flag_cooldown_s: int = Field(600, ge=0)
+    webhooks: list[str] = Field(default_factory=list)
+    webhook_secret: SecretStr = SecretStr("")
+    webhook_queue: int = Field(1000, ge=1)
+    webhook_max_attempts: int = Field(8, ge=1)
+    webhook_backoff_s: float = Field(0.5, gt=0)
+    webhook_timeout_s: float = Field(5.0, gt=0)
     bootstrap_samples: int = Field(1000, ge=0, le=100_000)
     bootstrap_seed: int | None = None
 
@@ -109,9 +120,13 @@ class Settings(BaseSettings):
             raise ValueError("ALPHAWATCH_SCORE_MAX must be greater than ALPHAWATCH_SCORE_MIN")
         if self.score_min <= 0 and self.level_of_any("ratio"):
             raise ValueError("ratio level needs positive scores (ALPHAWATCH_SCORE_MIN >= 1)")
-        extra = set(self.levels) - set(self.dimensions) - {f"pairwise.{d}" for d in self.dimensions}
-        if extra:
-            raise ValueError(f"ALPHAWATCH_LEVELS names unknown dimensions {sorted(extra)}")
+        known = set(self.dimensions) | {f"pairwise.{d}" for d in self.dimensions}
+        for name, mapping in (("LEVELS", self.levels), ("THRESHOLDS", self.thresholds)):
+            if set(mapping) - known:
+                raise ValueError(f"ALPHAWATCH_{name} names unknown dimensions {sorted(set(mapping) - known)}")
+        bad_hooks = [u for u in self.webhooks if not u.startswith(("http://", "https://"))]
+        if bad_hooks:
+            raise ValueError(f"ALPHAWATCH_WEBHOOKS must be http(s) URLs, got {bad_hooks}")
         if self.retention_s < max(self.window_seconds) + self.grace_s:
             raise ValueError("ALPHAWATCH_UNIT_RETENTION must be at least the longest window + grace")
         return self
@@ -140,6 +155,18 @@ class Settings(BaseSettings):
         if dimension in self.levels:
             return self.levels[dimension]
         return "nominal" if dimension.startswith("pairwise.") else self.default_level
+
+    def threshold_for(self, dimension: str) -> float:
+        return self.thresholds.get(dimension, self.alpha_threshold)
+
+    def min_pairable_for(self, dimension: str) -> int:
+        """The setting, else Krippendorff's minimum for this dimension's threshold and scale."""
+        from stream.flags import min_pairable_values
+
+        if self.flag_min_pairable is not None:
+            return self.flag_min_pairable
+        n_values = 3 if dimension.startswith("pairwise.") else len(self.scale)
+        return min_pairable_values(self.threshold_for(dimension), self.flag_confidence, n_values)
 
     def topic(self, name: str) -> str:
         """Full topic name; a prefix lets tests and tenants share one cluster."""

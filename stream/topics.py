@@ -27,6 +27,7 @@ class Topics:
     valid: Any
     partials: Any
     agreement: Any
+    flags: Any
 
 
 def declare(app: faust.App, settings: Settings) -> Topics:
@@ -46,4 +47,5 @@ def declare(app: faust.App, settings: Settings) -> Topics:
         # the merge stage sees every partition's partials in one place, so one partition
         partials=topic(f"{settings.app_id}-agreement-partials", partitions=1, internal=True),
         agreement=topic(AGREEMENT),
+        flags=topic(FLAGS),
     )

@@ -59,6 +59,21 @@ def register(app: faust.App, ctx: Context) -> None:
         finally:
             await consumer.stop()
 
+    @app.timer(5.0)
+    async def measure_lag() -> None:
+        """Highwater minus the next offset to read, for each partition this worker owns."""
+        consumer = app.consumer
+        owned = consumer.assignment()
+        ctx.metrics.lag.clear()  # partitions move between workers: report only owned ones
+        for tp in owned:
+            highwater = consumer.highwater(tp)
+            # Faust keeps no public read position: last offset read, else the committed one
+            read = getattr(consumer, "_read_offset", {}).get(tp)
+            position = read + 1 if read is not None else getattr(
+                consumer, "_committed_offset", {}).get(tp)
+            if highwater is not None and highwater >= 0 and position is not None:
+                ctx.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(0, highwater - position))
+
     @app.page("/agreement")
     async def agreement(web: Any, request: Any) -> Any:
         return web.json(view.select())

@@ -9,6 +9,8 @@ import faust
 import orjson
 
 from schemas.outputs import AgreementRecord
+from stream.agents.flags import Flagger
+from stream.flagstore import FlagStore
 from stream.merge import Key, MergeConfig, Merger
 from stream.units import PAIRWISE_SCALE
 
@@ -24,6 +26,7 @@ def merge_config(ctx: Context) -> MergeConfig:
         scales={d: PAIRWISE_SCALE if d.startswith("pairwise.") else s.scale for d in dims},
         levels={d: s.level_for(d) for d in dims},
         threshold=s.alpha_threshold, n_boot=s.bootstrap_samples, seed=s.bootstrap_seed,
+        thresholds={d: s.threshold_for(d) for d in dims}, margin=s.flag_margin,
     )
 
 
@@ -67,21 +70,26 @@ def register(app: faust.App, ctx: Context) -> None:
     table = app.Table("merge", default=None, partitions=1)
     config = merge_config(ctx)
     publisher = Publisher(ctx)
-    agreement = ctx.topics.agreement
+    agreement, qa_flags = ctx.topics.agreement, ctx.topics.flags
+    flagger = Flagger(ctx, FlagStore.from_url(ctx.settings.redis_url, f"{ctx.settings.app_id}:",
+                                              ctx.settings.flag_cooldown_s))
 
     @app.agent(ctx.topics.partials, name="merge")
     async def merge_agent(stream: Any) -> None:
         merger = Merger(config, table)
         async for raw in stream:
             msg = orjson.loads(raw)
-            records: list[AgreementRecord] = []
+            records: list[tuple[Key, AgreementRecord]] = []
             if msg["t"] == "partials":
-                records += [merger.record(k, final=False) for k in merger.on_partials(msg)
+                records += [(k, merger.record(k, final=False)) for k in merger.on_partials(msg)
                             if publisher.due(k)]
             elif msg["t"] == "closed":
-                for key in merger.on_closed(msg):
-                    records.append(merger.record(key, final=True))
-                    merger.finish(key)
-            for record in records:
+                records += [(k, merger.record(k, final=True)) for k in merger.on_closed(msg)]
+            for key, record in records:
                 publisher.observe(record)
                 await agreement.send(key=record_key(record), value=record.model_dump_json().encode())
+                flag = await flagger.evaluate(record, key, merger)
+                if flag is not None:
+                    await qa_flags.send(key=flag.flag_id.encode(), value=flag.model_dump_json().encode())
+                if record.final:
+                    merger.finish(key)

@@ -1,0 +1,57 @@
+"""Flags: evaluate each agreement record against the policy, dedupe in Redis, send to qa-flags."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from schemas.outputs import AgreementRecord, Flag
+from stream.flags import Policy, decide, flag_id, flag_key
+from stream.flagstore import FlagStore
+from stream.merge import Key, Merger
+
+if TYPE_CHECKING:
+    from stream.app import Context
+
+
+class Flagger:
+    """Turns records into at most one open flag per dimension, slice and window size."""
+
+    def __init__(self, ctx: Context, store: FlagStore):
+        self.ctx = ctx
+        self.store = store
+        s = ctx.settings
+        self.policies = {d: Policy(s.threshold_for(d), s.flag_confidence, s.flag_margin,
+                                   s.min_pairable_for(d))
+                         for d in [*s.dimensions, *(f"pairwise.{x}" for x in s.dimensions)]}
+
+    async def evaluate(self, record: AgreementRecord, key: Key, merger: Merger) -> Flag | None:
+        data = record.model_dump(mode="json")
+        fkey = flag_key(data)
+        opened = await self.store.open_flag(fkey)
+        decision = decide(self.policies[record.dimension], data, opened is not None,
+                          record.p_below_recovery)
+        if decision is None:
+            return None
+        if decision.kind == "agreement_low":
+            new_id = flag_id("agreement_low", data, data["window_start"])
+            if not await self.store.try_open(fkey, new_id):
+                return None  # another worker, an earlier run, or the cooldown got there first
+            opened_id = None
+        else:
+            assert opened is not None
+            new_id = flag_id("agreement_recovered", data, opened)
+            if not await self.store.try_close(fkey, opened):
+                return None
+            opened_id = opened
+        people, values = merger.explain(key, record.final)
+        self.ctx.metrics.flags.labels(decision.kind, record.dimension).inc()
+        return Flag(
+            flag_id=new_id, kind=decision.kind, opened_flag_id=opened_id, reason=decision.reason,
+            dimension=record.dimension, slice=record.slice, window_size_s=record.window_size_s,
+            window_start=record.window_start, window_end=record.window_end, alpha=record.alpha,
+            ci_low=record.ci_low, ci_high=record.ci_high, p_below_threshold=record.p_below_threshold,
+            threshold=record.threshold, n_pairable_values=record.n_pairable_values,
+            final=record.final, top_annotators=people, confused_values=values,
+            raised_at=datetime.now(UTC),
+        )
