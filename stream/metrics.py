@@ -43,6 +43,10 @@ class Metrics:
             "alphawatch_flags", "Flag events by kind (agreement_low / agreement_recovered)",
             ["kind", "dimension"], registry=r,
         )
+        self.flag_errors = Counter(
+            "alphawatch_flag_check_errors", "Flag checks skipped because Redis was unavailable",
+            registry=r,
+        )
         self.webhook = Counter(
             "alphawatch_webhook_deliveries", "Webhook deliveries by outcome (delivered, retried, "
             "failed, dropped)", ["outcome"], registry=r,

@@ -34,6 +34,11 @@ class Campaign:
     pairwise_share: float = 0.2  # share of units that are A/B pairs
     noise_sd: tuple[float, float] = (0.3, 0.6)  # per-annotator, per-dimension rating noise range
     careless: int = 0  # annotators who answer uniformly at random
+    # scenario ambiguous-guideline: from unit `ambiguous_from` on, this dimension's ratings get
+    # `ambiguous_noise` extra standard deviation (annotators read the guideline differently)
+    ambiguous_dimension: str | None = None
+    ambiguous_from: int = 0
+    ambiguous_noise: float = 1.2
     models: int = 8
     start: datetime = field(default_factory=lambda: datetime(2026, 11, 20, tzinfo=UTC))
     seconds_per_unit: float = 10.0
@@ -63,10 +68,19 @@ def generate(c: Campaign) -> Iterator[dict[str, Any]]:
         for k, a in enumerate(who):
             ts = t0 + timedelta(seconds=float(k) * c.seconds_per_unit / c.ratings_per_clip)
             base = _base(c, rng, a, ts, meta)
+            sd = _noise(c, noise[a], unit)
             if pairwise:
-                yield _pairwise(c, rng, base, unit, truth, noise[a], a in careless, meta)
+                yield _pairwise(c, rng, base, unit, truth, sd, a in careless, meta)
             else:
-                yield _rating(c, rng, base, unit, truth, noise[a], a in careless, meta)
+                yield _rating(c, rng, base, unit, truth, sd, a in careless, meta)
+
+
+def _noise(c: Campaign, noise: np.ndarray, unit: int) -> np.ndarray:
+    if c.ambiguous_dimension is None or unit < c.ambiguous_from:
+        return noise
+    out = noise.copy()
+    out[c.dimensions.index(c.ambiguous_dimension)] += c.ambiguous_noise
+    return out
 
 
 def _base(c: Campaign, rng: np.random.Generator, a: int, ts: datetime,

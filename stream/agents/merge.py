@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
 import faust
 import orjson
+from redis.exceptions import RedisError
 
 from schemas.outputs import AgreementRecord
 from stream.agents.flags import Flagger
@@ -16,6 +18,8 @@ from stream.units import PAIRWISE_SCALE
 
 if TYPE_CHECKING:
     from stream.app import Context
+
+log = logging.getLogger(__name__)
 
 
 def merge_config(ctx: Context) -> MergeConfig:
@@ -88,7 +92,13 @@ def register(app: faust.App, ctx: Context) -> None:
             for key, record in records:
                 publisher.observe(record)
                 await agreement.send(key=record_key(record), value=record.model_dump_json().encode())
-                flag = await flagger.evaluate(record, key, merger)
+                try:
+                    flag = await flagger.evaluate(record, key, merger)
+                except RedisError as exc:
+                    # no flag without the dedup store; records keep flowing, the metric alerts
+                    ctx.metrics.flag_errors.inc()
+                    log.warning("flag check skipped, Redis unavailable: %r", exc)
+                    flag = None
                 if flag is not None:
                     await qa_flags.send(key=flag.flag_id.encode(), value=flag.model_dump_json().encode())
                 if record.final:
