@@ -8,23 +8,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import os
-import re
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import orjson
 from aiokafka import AIOKafkaConsumer
+from harness import counter, start_worker, stop
 
-from stream.embedded import free_port, start_tansu
+from stream.embedded import start_tansu
 from stream.produce import produce
 from stream.simulate import Campaign, generate
 from stream.web import bootstrap_servers
@@ -48,32 +45,6 @@ async def raw_consume(broker: str, topic: str, n: int) -> float:
         await consumer.stop()
 
 
-def counter(port: int, pattern: str) -> float:
-    with contextlib.suppress(Exception), urllib.request.urlopen(
-            f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
-        return sum(float(x) for x in re.findall(pattern, resp.read().decode(), re.M))
-    return 0.0
-
-
-def start_worker(broker: str, agents: str, tmp: str) -> tuple[subprocess.Popen[bytes], int, str]:
-    port, app_id = free_port(), f"bench-{uuid.uuid4().hex[:6]}"
-    env = {**os.environ, "ALPHAWATCH_BROKER_URL": broker, "ALPHAWATCH_APP_ID": app_id,
-           "ALPHAWATCH_TOPIC_PREFIX": f"{app_id}.", "ALPHAWATCH_WEB_PORT": str(port),
-           "ALPHAWATCH_DATA_DIR": f"{tmp}/{app_id}", "ALPHAWATCH_AGENTS": agents,
-           "ALPHAWATCH_REBALANCE_TIMEOUT_S": "2"}
-    proc = subprocess.Popen([sys.executable, "-m", "stream.cli", "worker"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        with contextlib.suppress(Exception), urllib.request.urlopen(
-                f"http://127.0.0.1:{port}/ready", timeout=2) as resp:
-            if orjson.loads(resp.read())["ready"]:
-                return proc, port, f"{app_id}."
-        time.sleep(0.5)
-    proc.kill()
-    raise SystemExit("worker did not become ready")
-
-
 def timed_drain(port: int, pattern: str, n: int, timeout: float = 900) -> float:
     """Seconds from the first counted event to the n-th, polling the worker's metrics."""
     first = None
@@ -91,13 +62,12 @@ def timed_drain(port: int, pattern: str, n: int, timeout: float = 900) -> float:
 
 
 def pipeline(broker: str, agents: str, events: list[bytes], pattern: str, tmp: str) -> float:
-    proc, port, prefix = start_worker(broker, agents, tmp)
+    proc, port, prefix = start_worker(broker, tmp, agents=agents)
     try:
         asyncio.run(produce(broker, prefix + "annotations", events))
         return timed_drain(port, pattern, len(events))
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        stop(proc)
 
 
 def main() -> None:

@@ -54,6 +54,8 @@ class AgreementRecord(_Out):
     n_pairable_values: float
     n_annotators: int
     late: int = Field(0, description="ratings that arrived after this window's final and were not applied")
+    last_event_at: AwareDatetime | None = Field(
+        None, description="producer timestamp of the newest answer in this record")
     final: bool
     partitions_reporting: int
     computed_at: AwareDatetime
@@ -81,6 +83,8 @@ class Flag(_Out):
     final: bool
     top_annotators: list[dict[str, float | str]] = Field(default_factory=list)
     confused_values: list[dict[str, float | str]] = Field(default_factory=list)
+    tipping_event_at: AwareDatetime | None = Field(
+        None, description="producer timestamp of the newest answer in the record that tipped the flag")
     raised_at: AwareDatetime
 
 

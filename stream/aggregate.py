@@ -26,6 +26,7 @@ class WindowAgg:
     matrix: Coincidence
     annotators: Counter[str] = field(default_factory=Counter)
     disagreement: dict[str, list[float]] = field(default_factory=dict)
+    last_event_at: float = 0.0  # Kafka timestamp (producer wall clock) of the newest answer applied
 
     def change(self, delta: UnitDelta, who: str, before: Any, after: Any) -> None:
         self.matrix.apply(delta)
@@ -88,7 +89,7 @@ class PartitionAgg:
                 keys.extend((dim, name, window.size_s, start) for name in slices)
         return keys, closed
 
-    def apply(self, state: UnitState, changes: Sequence[Change]) -> int:
+    def apply(self, state: UnitState, changes: Sequence[Change], produced_at: float = 0.0) -> int:
         """Apply one unit's changes to every open window it belongs to; returns how many were late."""
         spec = self.specs[state["k"]]
         late = 0
@@ -109,6 +110,7 @@ class PartitionAgg:
                 agg = self.open.get(key) or self._new(key, spec)
                 agg.change(delta, ch.annotator, ch.old_value, ch.new_value)
                 attribution.add(agg.disagreement, who)
+                agg.last_event_at = max(agg.last_event_at, produced_at)
                 self.dirty.add(key)
         return late
 
@@ -181,7 +183,8 @@ def partial_item(key: Key, agg: WindowAgg) -> dict[str, Any]:
     dim, name, size, start = key
     return {"d": dim, "s": name, "w": size, "b": start, "m": agg.matrix.to_state(),
             "a": sorted(agg.annotators),
-            "x": {a: [round(s, 6), round(p, 6)] for a, (s, p) in agg.disagreement.items()}}
+            "x": {a: [round(s, 6), round(p, 6)] for a, (s, p) in agg.disagreement.items()},
+            "t": agg.last_event_at}
 
 
 def partials_message(partition: int, windows: Iterable[tuple[Key, WindowAgg]]) -> dict[str, Any]:

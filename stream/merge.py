@@ -37,6 +37,9 @@ class MergeConfig:
     seed: int | None
     thresholds: dict[str, float] = field(default_factory=dict)  # per dimension, else threshold
     margin: float = 0.05  # hysteresis: recovered means confidently above threshold + margin
+    n_boot_live: int = 200
+    refresh: float = 0.01
+    draws: str = "units"  # or "pairs", Krippendorff's original KALPHA
 
 
 class Merger:
@@ -48,6 +51,7 @@ class Merger:
         self.config = config
         self.store = store
         self.live: dict[Key, dict[str, dict[str, Any]]] = {}
+        self._boot_cache: dict[Key, tuple[float, np.ndarray]] = {}
 
     def closed_through(self, partition: int, size: int) -> int:
         return int(self.store.get(f"c|{partition}|{size}", 0))
@@ -118,7 +122,7 @@ class Merger:
         level = self.config.levels[dim]
         result = matrix.get(scale, level)
         threshold = self.config.thresholds.get(dim, self.config.threshold)
-        reps = self.replicates(matrix, scale, level) if result.alpha is not None else None
+        reps = self.replicates(key, matrix, scale, level, final) if result.alpha is not None else None
         late = int(self.store.get(f"l|{dim}|{name}|{size}", 0)) if final else 0
         return AgreementRecord(
             dimension=dim, slice=name, window_size_s=size, window_start=to_datetime(start),
@@ -133,17 +137,41 @@ class Merger:
             n_units=matrix.n_units, n_pairable_units=matrix.n_pairable_units,
             n_pairable_values=result.n_pairable_values, n_annotators=n_annotators, late=late,
             final=final, partitions_reporting=reporting,
+            last_event_at=self.last_event_at(key, final),
             computed_at=now or datetime.now(UTC),
         )
 
-    def replicates(self, matrix: Coincidence, scale: np.ndarray, level: Level) -> np.ndarray | None:
-        """KALPHA bootstrap replicates of alpha (None when too few pairs or disabled)."""
-        if not self.config.n_boot:
+    def replicates(self, key: Key, matrix: Coincidence, scale: np.ndarray, level: Level,
+                   final: bool) -> np.ndarray | None:
+        """KALPHA bootstrap replicates of alpha (None when too few pairs or disabled).
+
+        A final gets the full `n_boot`; a live record `n_boot_live`, and reuses the previous live
+        replicates until the window's pairs grew by `refresh` (1%): live records come several
+        times a second per window and the bootstrap is their main cost.
+        """
+        n_boot = self.config.n_boot if final else min(self.config.n_boot, self.config.n_boot_live)
+        if not n_boot:
             return None
-        reps, _ = bootstrap_replicates(matrix.o, scale, level, matrix.n_pairs,
-                                       n_boot=self.config.n_boot,
+        draws = self.draws(matrix)
+        cached = self._boot_cache.get(key)
+        if not final and cached is not None and draws <= cached[0] * (1 + self.config.refresh):
+            return cached[1]
+        reps, _ = bootstrap_replicates(matrix.o, scale, level, draws, n_boot=n_boot,
                                        rng=np.random.default_rng(self.config.seed))
+        if not final and reps is not None:
+            self._boot_cache[key] = (draws, reps)
         return reps
+
+    def draws(self, matrix: Coincidence) -> float:
+        """Pairs drawn per replicate. KALPHA draws every pairable pair (`pairs`), as if a unit's
+        m(m-1)/2 pairs were independent; they are not, and its interval comes out about half as
+        wide as resampling whole units. `units` draws one pair per pairable unit instead: the
+        effective sample size, which roughly matches the unit bootstrap's width (README)."""
+        return float(matrix.n_pairable_units) if self.config.draws == "units" else matrix.n_pairs
+
+    def last_event_at(self, key: Key, final: bool) -> datetime | None:
+        newest = max((float(item.get("t", 0.0)) for item in self.parts(key, final).values()), default=0.0)
+        return to_datetime(newest) if newest > 0 else None
 
     def explain(self, key: Key, final: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """Who disagrees most (summed over partitions) and which values are confused."""
@@ -160,5 +188,6 @@ class Merger:
         """Forget a window after its final record went out, and reset its late counter."""
         self.store.pop(window_key(key), None)
         self.live.pop(key, None)
+        self._boot_cache.pop(key, None)
         dim, name, size, _ = key
         self.store.pop(f"l|{dim}|{name}|{size}", None)

@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     windows: list[str] = Field(default_factory=lambda: ["1h", "24h"])
     grace: str = "10m"
     slices: list[str] = Field(default_factory=lambda: list(SLICE_FIELDS))
-    snapshot_interval_s: float = Field(1.0, gt=0)
+    snapshot_interval_s: float = Field(0.25, gt=0)
     tick_interval_s: float = Field(1.0, gt=0)
     idle_timeout_s: float = Field(30.0, ge=0)
     unit_retention: str = "2d"
@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     webhook_backoff_s: float = Field(0.5, gt=0)
     webhook_timeout_s: float = Field(5.0, gt=0)
     bootstrap_samples: int = Field(1000, ge=0, le=100_000)
+    bootstrap_samples_live: int = Field(200, ge=0, le=100_000)
+    bootstrap_draws: Literal["units", "pairs"] = "units"
     bootstrap_seed: int | None = None
 
     @field_validator("dimensions")

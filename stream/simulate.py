@@ -32,8 +32,9 @@ class Campaign:
     n_annotators: int = 30
     ratings_per_clip: int = 3
     pairwise_share: float = 0.2  # share of units that are A/B pairs
-    noise_sd: tuple[float, float] = (0.3, 0.6)  # per-annotator, per-dimension rating noise range
+    noise_sd: tuple[float, float] = (0.5, 0.8)  # per-annotator, per-dimension noise: alpha about 0.8
     careless: int = 0  # annotators who answer uniformly at random
+    careless_weight: float = 1.0  # their task rate relative to the others (speeders do more tasks)
     # scenario ambiguous-guideline: from unit `ambiguous_from` on, this dimension's ratings get
     # `ambiguous_noise` extra standard deviation (annotators read the guideline differently)
     ambiguous_dimension: str | None = None
@@ -57,14 +58,16 @@ def generate(c: Campaign) -> Iterator[dict[str, Any]]:
     prompts = load_prompts()
     noise = rng.uniform(*c.noise_sd, size=(c.n_annotators, len(c.dimensions)))
     careless = set(range(c.n_annotators - c.careless, c.n_annotators))
+    weights = np.array([c.careless_weight if a in careless else 1.0 for a in range(c.n_annotators)])
+    weights /= weights.sum()
     for unit in range(c.n_clips):
         t0 = c.start + timedelta(seconds=unit * c.seconds_per_unit)
-        who = rng.choice(c.n_annotators, size=c.ratings_per_clip, replace=False)
+        who = rng.choice(c.n_annotators, size=c.ratings_per_clip, replace=False, p=weights)
         meta = {"source_category": str(rng.choice(CATEGORIES)),
                 "modality": str(rng.choice(MODALITIES)), "prompt": prompts[unit % len(prompts)]}
         pairwise = rng.random() < c.pairwise_share
         n_dims = len(c.dimensions)
-        truth = rng.normal(0, 1, size=n_dims) if pairwise else rng.integers(1, 6, n_dims)
+        truth = rng.normal(0, 4, size=n_dims) if pairwise else rng.integers(1, 6, n_dims)
         for k, a in enumerate(who):
             ts = t0 + timedelta(seconds=float(k) * c.seconds_per_unit / c.ratings_per_clip)
             base = _base(c, rng, a, ts, meta)
@@ -106,7 +109,7 @@ def _rating(c: Campaign, rng: np.random.Generator, base: dict[str, Any], unit: i
 
 def _pairwise(c: Campaign, rng: np.random.Generator, base: dict[str, Any], unit: int,
               truth: np.ndarray, noise: np.ndarray, careless: bool, meta: dict[str, str]) -> dict[str, Any]:
-    seen = truth + rng.normal(0, noise * 2)
+    seen = truth + rng.normal(0, noise * 0.8)
     prefs = [str(rng.choice(PREFS)) if careless else ("tie" if abs(v) < 0.3 else "A" if v > 0 else "B")
              for v in seen]
 

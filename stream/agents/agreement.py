@@ -61,7 +61,8 @@ class UnitStage:
         self.aggs[partition] = agg
         return agg, True
 
-    def on_event(self, key: str, raw: bytes, partition: int, agg: PartitionAgg) -> None:
+    def on_event(self, key: str, raw: bytes, partition: int, agg: PartitionAgg,
+                 produced_at: float = 0.0) -> None:
         """Apply one valid event to its unit and to the partition's open windows."""
         event = _EVENT.validate_json(raw)
         assert isinstance(event, RatingEvent | PairwiseEvent | RetractionEvent)
@@ -76,7 +77,7 @@ class UnitStage:
         outcome_name = outcome.status
         if outcome.status == "applied":
             self.units[key] = outcome.state
-            if agg.apply(outcome.state, outcome.changes):
+            if agg.apply(outcome.state, outcome.changes, produced_at):
                 outcome_name = "late"
             self.ctx.metrics.latency.observe(max(0.0, time.time() - submitted))
         self.ctx.metrics.units.labels(event.kind, outcome_name).inc()
@@ -142,7 +143,7 @@ def register(app: faust.App, ctx: Context) -> None:
             if raw[:1] == TICK_PREFIX:
                 moved = agg.advance(stage.tick(raw, partition))
             else:
-                stage.on_event(event.key.decode(), raw, partition, agg)
+                stage.on_event(event.key.decode(), raw, partition, agg, event.message.timestamp or 0.0)
                 moved = {}
             if rebuilt:  # re-announce closures: the merge stage ignores what it already has
                 moved = {s: t for s, t in agg.closed_through.items() if t} | moved

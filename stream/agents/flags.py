@@ -20,29 +20,40 @@ class Flagger:
     def __init__(self, ctx: Context, store: FlagStore):
         self.ctx = ctx
         self.store = store
+        self.open: dict[str, str] | None = None
         s = ctx.settings
         self.policies = {d: Policy(s.threshold_for(d), s.flag_confidence, s.flag_margin,
                                    s.min_pairable_for(d))
                          for d in [*s.dimensions, *(f"pairwise.{x}" for x in s.dimensions)]}
 
     async def evaluate(self, record: AgreementRecord, key: Key, merger: Merger) -> Flag | None:
+        # only the merge stage raises flags and it runs on one worker at a time, so a copy of the
+        # open flags (loaded when this worker took over) spares a Redis round trip per record;
+        # Redis still decides every raise and clear atomically
+        if self.open is None:
+            self.open = await self.store.all_open()
         data = record.model_dump(mode="json")
         fkey = flag_key(data)
-        opened = await self.store.open_flag(fkey)
+        opened = self.open.get(fkey)
         decision = decide(self.policies[record.dimension], data, opened is not None,
                           record.p_below_recovery)
         if decision is None:
             return None
+        opened = await self.store.open_flag(fkey)  # the authoritative state before acting
         if decision.kind == "agreement_low":
             new_id = flag_id("agreement_low", data, data["window_start"])
             if not await self.store.try_open(fkey, new_id):
                 return None  # another worker, an earlier run, or the cooldown got there first
+            self.open[fkey] = new_id
             opened_id = None
         else:
-            assert opened is not None
+            if opened is None:
+                self.open.pop(fkey, None)
+                return None
             new_id = flag_id("agreement_recovered", data, opened)
             if not await self.store.try_close(fkey, opened):
                 return None
+            self.open.pop(fkey, None)
             opened_id = opened
         people, values = merger.explain(key, record.final)
         self.ctx.metrics.flags.labels(decision.kind, record.dimension).inc()
@@ -53,5 +64,6 @@ class Flagger:
             ci_low=record.ci_low, ci_high=record.ci_high, p_below_threshold=record.p_below_threshold,
             threshold=record.threshold, n_pairable_values=record.n_pairable_values,
             final=record.final, top_annotators=people, confused_values=values,
+            tipping_event_at=record.last_event_at,
             raised_at=datetime.now(UTC),
         )

@@ -110,7 +110,9 @@ def register(app: faust.App, ctx: Context) -> None:
                     await announce(source, watermark)
             else:
                 valid_counter.inc()
-                await topics.valid.send(key=unit_key(result).encode(), value=message.value)
+                # keep the producer's timestamp: flag latency is measured from it
+                await topics.valid.send(key=unit_key(result).encode(), value=message.value,
+                                        timestamp=message.timestamp)
                 progress.observe(message.partition, result.submitted_at.timestamp(), message.offset)
 
     @app.timer(settings.tick_interval_s)

@@ -31,6 +31,7 @@ def merge_config(ctx: Context) -> MergeConfig:
         levels={d: s.level_for(d) for d in dims},
         threshold=s.alpha_threshold, n_boot=s.bootstrap_samples, seed=s.bootstrap_seed,
         thresholds={d: s.threshold_for(d) for d in dims}, margin=s.flag_margin,
+        n_boot_live=s.bootstrap_samples_live, draws=s.bootstrap_draws,
     )
 
 

@@ -1,0 +1,68 @@
+"""Shared by the bench scripts: embedded services, worker processes, metrics polling."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import orjson
+
+from stream.embedded import free_port
+
+
+def counter(port: int, pattern: str) -> float:
+    """Sum of the metric samples matching `pattern` (one capture group: the value)."""
+    with contextlib.suppress(Exception), urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
+        return sum(float(x) for x in re.findall(pattern, resp.read().decode(), re.M))
+    return 0.0
+
+
+APPLIED = r'^alphawatch_unit_events_total\{[^}]*outcome="applied"[^}]*\} (\S+)$'
+
+
+def start_worker(broker: str, tmp: str, **settings: str) -> tuple[subprocess.Popen[bytes], int, str]:
+    """A worker with its own app id and topic prefix; returns (process, web port, topic prefix)."""
+    port, app_id = free_port(), f"bench-{uuid.uuid4().hex[:6]}"
+    env = {**os.environ, "ALPHAWATCH_BROKER_URL": broker, "ALPHAWATCH_APP_ID": app_id,
+           "ALPHAWATCH_TOPIC_PREFIX": f"{app_id}.", "ALPHAWATCH_WEB_PORT": str(port),
+           "ALPHAWATCH_DATA_DIR": f"{tmp}/{app_id}", "ALPHAWATCH_REBALANCE_TIMEOUT_S": "2",
+           **{f"ALPHAWATCH_{k.upper()}": v for k, v in settings.items()}}
+    proc = subprocess.Popen([sys.executable, "-m", "stream.cli", "worker"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=open(f"{tmp}/{app_id}.log", "wb"))  # noqa: SIM115
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception), urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/ready", timeout=2) as resp:
+            if orjson.loads(resp.read())["ready"]:
+                return proc, port, f"{app_id}."
+        time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("worker did not become ready")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def wait_for(port: int, pattern: str, n: float, timeout: float) -> float:
+    """Poll until the metric reaches n; returns the seconds it took."""
+    started = time.monotonic()
+    while counter(port, pattern) < n:
+        if time.monotonic() - started > timeout:
+            raise SystemExit(f"only {counter(port, pattern)} of {n} after {timeout:.0f}s")
+        time.sleep(0.2)
+    return time.monotonic() - started
