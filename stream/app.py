@@ -60,6 +60,9 @@ def faust_app(settings: Settings) -> faust.App:
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=min(3.0, settings.session_timeout_s / 3),
         broker_commit_interval=settings.commit_interval_s,
+        # a produce request whose answer never comes is retried after this, instead of Faust's
+        # 20 minutes (seen once on Tansu: a flush during a rebalance waited on a lost response)
+        producer_request_timeout=settings.producer_request_timeout_s,
         # at-least-once: Faust flushes the producer before it commits offsets, so a forwarded
         # message is on the broker before its input is marked done (no exactly_once: see README)
         consumer_max_fetch_size=max(8 * 1024**2, 2 * settings.max_payload_bytes),

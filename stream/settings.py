@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     session_timeout_s: float = Field(30.0, gt=0)
     commit_interval_s: float = Field(0.5, gt=0)
     fetch_max_wait_ms: int = Field(100, ge=1, le=10_000)
+    producer_request_timeout_s: float = Field(30.0, gt=0)
 
     dimensions: list[str] = Field(default_factory=lambda: list(DEFAULT_DIMENSIONS))
     score_min: int = 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,10 @@ from typing import Any
 import orjson
 import pytest
 
+from stream.embedded import services
 from stream.offline import collect, matrices, summarize
 from stream.produce import closing_watermark, produce, send_watermark
-from stream.settings import Settings
+from stream.settings import Settings, TestServices
 from stream.simulate import Campaign, generate
 from tests.integration.helpers import Worker, read_topic, wait_until, worker_env
 
@@ -121,9 +123,20 @@ def _run(tmp_path: Path, kafka_url: str, redis_url: str, kill_midway: bool) -> N
         b.stop()
 
 
-def test_two_workers_finals_equal_offline(kafka_url: str, redis_url: str, tmp_path: Path) -> None:
-    _run(tmp_path, kafka_url, redis_url, kill_midway=False)
+@pytest.fixture
+def own_kafka() -> Iterator[str]:
+    """A broker of its own: these tests write ~1M messages, which would slow every later test."""
+    cfg = TestServices()
+    if cfg.kafka:
+        yield cfg.kafka
+        return
+    with services(None, "redis://unused", use_docker=cfg.docker) as (kafka, _):
+        yield kafka.url
 
 
-def test_sigkill_and_restart_keeps_finals_exact(kafka_url: str, redis_url: str, tmp_path: Path) -> None:
-    _run(tmp_path, kafka_url, redis_url, kill_midway=True)
+def test_two_workers_finals_equal_offline(own_kafka: str, redis_url: str, tmp_path: Path) -> None:
+    _run(tmp_path, own_kafka, redis_url, kill_midway=False)
+
+
+def test_sigkill_and_restart_keeps_finals_exact(own_kafka: str, redis_url: str, tmp_path: Path) -> None:
+    _run(tmp_path, own_kafka, redis_url, kill_midway=True)
