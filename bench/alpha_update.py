@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import krippendorff  # test oracle only (GPL-3.0), never a runtime dependency
 
-from stream.stats import Coincidence
+from stream.stats import Coincidence, UnitDelta
 
 SCALE = np.arange(1.0, 6.0)
 MAX_RATERS = 5
@@ -63,10 +63,14 @@ def random_event(window: Window, rng: np.random.Generator) -> tuple[int, np.ndar
 
 
 def incremental_step(window: Window, rng: np.random.Generator) -> tuple[float, float]:
-    """Apply one event; return (seconds for replace + alpha query, alpha)."""
+    """Apply one event as the stream does (prepare the unit delta, apply it); query alpha.
+
+    Returns (seconds for delta + apply + alpha query, alpha).
+    """
     _, old, new = random_event(window, rng)
+    old_counts, new_counts = tuple(old.tolist()), tuple(new.tolist())  # as the units table holds them
     start = time.perf_counter()
-    window.coincidence.replace(old, new)
+    window.coincidence.apply(UnitDelta.of(old_counts, new_counts))
     result = window.coincidence.get(SCALE, LEVEL)
     elapsed = time.perf_counter() - start
     return elapsed, float("nan") if result.alpha is None else result.alpha

@@ -27,6 +27,13 @@ def _as_counts(counts: npt.ArrayLike, n_values: int | None = None) -> IntArray:
     return as_int
 
 
+def _counts_fast(counts: npt.ArrayLike) -> IntArray:
+    """Tuples of ints (what the stream passes) skip numpy-side validation; the rest get it."""
+    if isinstance(counts, tuple) and all(type(c) is int and c >= 0 for c in counts):
+        return np.array(counts, dtype=np.int64)
+    return _as_counts(counts)
+
+
 def _pair_block(counts: IntArray) -> IntArray:
     """n_u n_u^T - diag(n_u): the unit's contribution before dividing by m_u - 1 (exact ints)."""
     block = np.outer(counts, counts)
@@ -61,7 +68,7 @@ class UnitDelta:
 
     @classmethod
     def of(cls, old: npt.ArrayLike, new: npt.ArrayLike) -> UnitDelta:
-        o, n = _as_counts(old), _as_counts(new)
+        o, n = _counts_fast(old), _counts_fast(new)
         if o.shape != n.shape:
             raise ValueError("old and new counts must have the same length")
         om, nm = int(o.sum()), int(n.sum())

@@ -50,14 +50,30 @@ def _ratio(values: FloatArray) -> FloatArray:
     return ratio * ratio
 
 
+# Index grids per scale length: built once, because a query runs at every event.
+_ORDINAL_INDEX: dict[int, tuple[IntArray, IntArray]] = {}
+# Distances that do not depend on the marginals, per (level, scale), shared read-only.
+_FIXED: dict[tuple[str, bytes], FloatArray] = {}
+
+
+def _ordinal_index(n_values: int) -> tuple[IntArray, IntArray]:
+    grids = _ORDINAL_INDEX.get(n_values)
+    if grids is None:
+        idx = np.arange(n_values)
+        lo: IntArray = np.minimum(idx[:, None], idx[None, :])
+        hi: IntArray = np.maximum(idx[:, None], idx[None, :]) + 1
+        grids = _ORDINAL_INDEX.setdefault(n_values, (lo, hi))
+    return grids
+
+
 def _ordinal(marginals: FloatArray) -> FloatArray:
     # Prefix sums turn "sum of n_g for g between c and k inclusive" into one subtraction per cell,
     # so the whole matrix is O(V^2) however the marginals changed since the last query.
-    prefix = np.concatenate(([0.0], np.cumsum(marginals)))
-    idx = np.arange(marginals.shape[0])
-    lo = np.minimum(idx[:, None], idx[None, :])
-    hi = np.maximum(idx[:, None], idx[None, :])
-    between: FloatArray = prefix[hi + 1] - prefix[lo]
+    prefix = np.empty(marginals.shape[0] + 1)
+    prefix[0] = 0.0
+    np.cumsum(marginals, out=prefix[1:])
+    lo, hi = _ordinal_index(marginals.shape[0])
+    between: FloatArray = prefix[hi] - prefix[lo]
     diff: FloatArray = between - (marginals[:, None] + marginals[None, :]) / 2.0
     return diff * diff
 
@@ -73,10 +89,12 @@ def distance_matrix(level: Level, scale: npt.ArrayLike, marginals: npt.ArrayLike
     if margins.ndim != 1:
         raise ValueError(f"marginals must be a vector, got shape {margins.shape}")
     values = as_scale(scale, margins.shape[0])
-    if level == "nominal":
-        return _nominal(values)
-    if level == "interval":
-        return _interval(values)
-    if level == "ratio":
-        return _ratio(values)
-    return _ordinal(margins)
+    if level == "ordinal":
+        return _ordinal(margins)
+    key = (level, values.tobytes())
+    fixed = _FIXED.get(key)
+    if fixed is None:
+        fixed = {"nominal": _nominal, "interval": _interval, "ratio": _ratio}[level](values)
+        fixed.setflags(write=False)
+        fixed = _FIXED.setdefault(key, fixed)
+    return fixed
