@@ -2,36 +2,32 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from functools import cache, lru_cache
+from operator import mul
+from typing import NamedTuple, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
-from stream.stats.alpha import AlphaResult, alpha_from_parts
-from stream.stats.distance import FloatArray, IntArray, Level
+from stream.stats.alpha import REASON_NO_PAIRABLE, REASON_NO_VARIATION, AlphaResult
+from stream.stats.distance import FloatArray, IntArray, Level, as_scale, check_level, distance_matrix
 
 STATE_VERSION = 1
 
 
-def _as_counts(counts: npt.ArrayLike, n_values: int | None = None) -> IntArray:
-    """Validate a unit's value-count vector (non-negative integers, length V)."""
+def _as_counts(counts: npt.ArrayLike) -> IntArray:
+    """Validate a unit's value-count vector (non-negative integers)."""
     raw = np.asarray(counts)
-    if raw.ndim != 1 or (n_values is not None and raw.shape[0] != n_values):
-        raise ValueError(f"counts must be a vector of length {n_values}, got shape {raw.shape}")
+    if raw.ndim != 1:
+        raise ValueError(f"counts must be a vector, got shape {raw.shape}")
     as_int = raw.astype(np.int64)
     if raw.dtype.kind not in "iub" and not np.array_equal(as_int, raw):
         raise ValueError("counts must be integers")
     if (as_int < 0).any():
         raise ValueError("counts must be non-negative")
     return as_int
-
-
-def _counts_fast(counts: npt.ArrayLike) -> IntArray:
-    """Tuples of ints (what the stream passes) skip numpy-side validation; the rest get it."""
-    if isinstance(counts, tuple) and all(type(c) is int and c >= 0 for c in counts):
-        return np.array(counts, dtype=np.int64)
-    return _as_counts(counts)
 
 
 def _pair_block(counts: IntArray) -> IntArray:
@@ -51,29 +47,120 @@ def unit_contribution(counts: npt.ArrayLike) -> FloatArray:
     return _pair_block(vec).astype(np.float64) / float(m - 1)
 
 
-@dataclass(frozen=True, slots=True)
-class UnitDelta:
+# The window state and its updates are plain Python ints: for V <= ~10 a handful of int
+# operations beats the fixed cost of a single numpy call, and Python ints cannot overflow.
+
+
+class _Layout(NamedTuple):
+    """Flat index layouts of a VxV symmetric matrix, shared by every window with V values.
+
+    Blocks are stored as their row-major upper triangle (diagonal included, the `to_state`
+    layout); query numerators only need the off-diagonal pairs c < k, since d_cc = 0.
+    """
+
+    upper_row: tuple[int, ...]  # upper index of (c, k) is upper_row[c] + k
+    pair_row: tuple[int, ...]  # pair index of (c, k), c < k, is pair_row[c] + k
+    pairs: tuple[tuple[int, int], ...]  # (c, k) in pair-index order
+
+
+@cache
+def _layout(n_values: int) -> _Layout:
+    upper_row = tuple(c * n_values - c * (c - 1) // 2 - c for c in range(n_values))
+    pair_row = tuple(u - c - 1 for c, u in enumerate(upper_row))
+    pairs = tuple((c, k) for c in range(n_values) for k in range(c + 1, n_values))
+    return _Layout(upper_row, pair_row, pairs)
+
+
+class _Side(NamedTuple):
+    """One unit's counts expanded into sparse integer updates (only categories it uses)."""
+
+    n_values: int
+    m: int
+    # (upper index of (c, c), c, n_c, n_c^2 - n_c) for each category the unit uses
+    diagonal: tuple[tuple[int, int, int, int], ...]
+    # (upper index of (c, k), pair index of (c, k), n_c n_k) for c < k both used; empty if m < 2
+    off_diagonal: tuple[tuple[int, int, int], ...]
+
+    def dense_block(self) -> list[int]:
+        out = [0] * (self.n_values * (self.n_values + 1) // 2)
+        for i, _, _, v in self.diagonal:
+            out[i] = v
+        for i, _, v in self.off_diagonal:
+            out[i] = v
+        return out
+
+
+def _side(counts: npt.ArrayLike) -> _Side:
+    """Validate and expand a unit's counts; tuples (what the stream passes) are memoised."""
+    if isinstance(counts, tuple):
+        return _tuple_side(counts)
+    return _expand(tuple(_as_counts(counts).tolist()))
+
+
+@lru_cache(maxsize=8192)
+def _tuple_side(counts: tuple[int, ...]) -> _Side:
+    # For small V and m few count vectors recur, so most events skip even the validation.
+    if not all(type(c) is int and c >= 0 for c in counts):
+        counts = tuple(_as_counts(counts).tolist())
+    return _expand(counts)
+
+
+def _expand(counts: tuple[int, ...]) -> _Side:
+    layout = _layout(len(counts))
+    used = [(c, x) for c, x in enumerate(counts) if x]
+    diagonal = tuple((layout.upper_row[c] + c, c, x, x * x - x) for c, x in used)
+    off_diagonal = tuple(
+        (layout.upper_row[c] + k, layout.pair_row[c] + k, x * y)
+        for a, (c, x) in enumerate(used)
+        for k, y in used[a + 1 :]
+    )
+    return _Side(len(counts), sum(counts), diagonal, off_diagonal)
+
+
+class UnitDelta(NamedTuple):
     """A unit's change from `old` to `new` counts, validated and expanded once.
 
-    One annotation touches several windows and slices; preparing the pair blocks once and
+    One annotation touches several windows and slices; preparing the sparse updates once and
     applying them to each matrix keeps the per-event cost to a few small integer additions.
     """
 
-    old: IntArray
-    old_m: int
-    old_block: IntArray | None
-    new: IntArray
-    new_m: int
-    new_block: IntArray | None
+    old: _Side
+    new: _Side
 
     @classmethod
     def of(cls, old: npt.ArrayLike, new: npt.ArrayLike) -> UnitDelta:
-        o, n = _counts_fast(old), _counts_fast(new)
-        if o.shape != n.shape:
+        delta = cls(_side(old), _side(new))
+        if delta.old.n_values != delta.new.n_values:
             raise ValueError("old and new counts must have the same length")
-        om, nm = int(o.sum()), int(n.sum())
-        return cls(o, om, _pair_block(o) if om >= 2 else None,
-                   n, nm, _pair_block(n) if nm >= 2 else None)
+        return delta
+
+
+_PairMetric: TypeAlias = tuple[int, ...] | tuple[float, ...]
+# Per (level, V, scale): the level checked and the distances of the pairs c < k (None for
+# ordinal, whose distances depend on the marginals). Scales and levels are few per process.
+_METRICS: dict[tuple[object, ...], tuple[Level, _PairMetric | None]] = {}
+
+
+def _pair_metric(level: str, scale: npt.ArrayLike, n_values: int) -> tuple[Level, _PairMetric | None]:
+    """Validated level and pair distances on `scale`, cached (as ints when they are integral)."""
+    key: tuple[object, ...] | None = None
+    if isinstance(scale, np.ndarray):
+        # dtype, ndim and bytes pin the values (and, for a vector, the length) exactly
+        key = (level, n_values, scale.dtype.char, scale.ndim, scale.tobytes())
+        try:
+            return _METRICS[key]
+        except KeyError:
+            pass
+    checked = check_level(level)
+    values = as_scale(scale, n_values)  # validates the scale for every level, ordinal included
+    metric: _PairMetric | None = None
+    if checked != "ordinal":
+        upper = distance_matrix(checked, values, np.zeros(n_values))[np.triu_indices(n_values, 1)]
+        integral = bool(np.all(upper == np.rint(upper)) and np.all(np.abs(upper) < 2.0**53))
+        metric = tuple(int(x) for x in upper.tolist()) if integral else tuple(upper.tolist())
+    if key is not None:
+        _METRICS[key] = (checked, metric)
+    return checked, metric
 
 
 class Coincidence:
@@ -81,37 +168,47 @@ class Coincidence:
 
     O is held exactly as integer matrices S_m = sum of (n_u n_u^T - diag n_u) over units with
     m_u = m, so O = sum_m S_m / (m - 1). Integer bookkeeping means any sequence of updates,
-    reverts and merges leaves no floating residue: (a + b) - b == a bit for bit. The number of
-    distinct m is bounded by the number of annotators, so queries stay O(K V^2).
+    reverts and merges leaves no floating residue: (a + b) - b == a bit for bit.
+
+    For queries the blocks are also kept summed over a common denominator: with L the lcm of
+    m - 1 over the unit sizes present, T = L O = sum_m S_m L / (m - 1) is an exact integer matrix
+    (off-diagonal pairs only: d_cc = 0). T and L are functions of the blocks alone, whatever the
+    history, and every update touches only the pairs of categories the unit uses.
     """
 
-    __slots__ = ("_marginals", "_o_cache", "_s", "_units_by_m", "n_values")
+    __slots__ = (
+        "_blocks", "_denominator", "_marginals", "_n", "_pairs", "_t", "_units_by_m", "_weights",
+        "n_values",
+    )
 
     def __init__(self, n_values: int) -> None:
         if n_values < 1:
             raise ValueError("n_values must be at least 1")
         self.n_values = int(n_values)
-        self._s: dict[int, IntArray] = {}
+        self._blocks: dict[int, list[int]] = {}  # m -> upper triangle of S_m (m >= 2 only)
         self._units_by_m: dict[int, int] = {}
-        self._marginals: IntArray = np.zeros(self.n_values, dtype=np.int64)
-        self._o_cache: FloatArray | None = None
+        self._marginals: list[int] = [0] * self.n_values
+        self._n = 0  # sum of the marginals: values in pairable units
+        self._pairs = _layout(self.n_values).pairs  # (c, k), c < k, in the order of _t
+        self._t: list[int] = [0] * len(self._pairs)
+        self._denominator = 1
+        self._weights: dict[int, int] = {}  # m -> L / (m - 1)
 
     @property
     def o(self) -> FloatArray:
-        """VxV float64 coincidence matrix (read-only view, cached until the next change)."""
-        if self._o_cache is None:
-            o = np.zeros((self.n_values, self.n_values), dtype=np.float64)
-            # Sorted order makes the float result identical for equal states built differently.
-            for m in sorted(self._s):
-                o += self._s[m] / float(m - 1)
-            o.setflags(write=False)
-            self._o_cache = o
-        return self._o_cache
+        """VxV float64 coincidence matrix (a new array at each call)."""
+        v = self.n_values
+        o = np.zeros((v, v), dtype=np.float64)
+        upper = np.triu_indices(v)
+        # Sorted order makes the float result identical for equal states built differently.
+        for m in sorted(self._blocks):
+            o[upper] += np.array(self._blocks[m], dtype=np.float64) / float(m - 1)
+        return np.triu(o, 1).T + o
 
     @property
     def marginals(self) -> IntArray:
         """Exact integer marginals n_c (values of each category in pairable units)."""
-        return self._marginals.copy()
+        return np.array(self._marginals, dtype=np.int64)
 
     @property
     def n_units(self) -> int:
@@ -134,121 +231,176 @@ class Coincidence:
 
     def update(self, counts: npt.ArrayLike) -> None:
         """Add a unit with value counts `counts`."""
-        self._apply(_as_counts(counts, self.n_values), +1)
+        self._add(self._own(_side(counts)), +1)
 
     def revert(self, counts: npt.ArrayLike) -> None:
         """Remove a unit previously added with these counts."""
-        vec = _as_counts(counts, self.n_values)
-        self._check_revertible(vec)
-        self._apply(vec, -1)
+        side = self._own(_side(counts))
+        self._check_removable(side)
+        self._add(side, -1)
 
     def replace(self, old: npt.ArrayLike, new: npt.ArrayLike) -> None:
-        """A unit changed from `old` to `new` counts (either may be all zeros); O(V^2)."""
-        old_vec = _as_counts(old, self.n_values)
-        new_vec = _as_counts(new, self.n_values)
-        # Validate before touching anything so a bad revert leaves the state unchanged.
-        self._check_revertible(old_vec)
-        self._apply(old_vec, -1)
-        self._apply(new_vec, +1)
+        """A unit changed from `old` to `new` counts (either may be all zeros)."""
+        self.apply(UnitDelta.of(old, new))
 
     def apply(self, delta: UnitDelta) -> None:
-        """Apply a prepared unit change (the hot path: no re-validation of the vectors)."""
-        if delta.old.shape[0] != self.n_values:
-            raise ValueError(f"delta has {delta.old.shape[0]} values, window has {self.n_values}")
-        if delta.old_m:
-            self._check_held(delta.old_m)
-        self._add_fast(delta.old, delta.old_m, delta.old_block, -1)
-        self._add_fast(delta.new, delta.new_m, delta.new_block, +1)
+        """Apply a prepared unit change (the hot path: O(pairs of categories the unit uses))."""
+        if delta.old.n_values != self.n_values:
+            raise ValueError(f"delta has {delta.old.n_values} values, window has {self.n_values}")
+        # Validate before touching anything so a bad revert leaves the state unchanged.
+        self._check_removable(delta.old)
+        self._add(delta.old, -1)
+        self._add(delta.new, +1)
 
-    def _check_held(self, m: int) -> None:
-        if self._units_by_m.get(m, 0) < 1:
-            raise ValueError(f"cannot revert a unit with {m} values: none is counted")
+    def _own(self, side: _Side) -> _Side:
+        if side.n_values != self.n_values:
+            raise ValueError(f"counts have {side.n_values} values, window has {self.n_values}")
+        return side
 
-    def _add_fast(self, vec: IntArray, m: int, block: IntArray | None, sign: int) -> None:
+    def _check_removable(self, side: _Side) -> None:
+        m = side.m
         if m == 0:
             return
-        held = self._units_by_m.get(m, 0) + sign
-        if block is not None:
-            s = self._s.get(m)
-            if s is None:
-                self._s[m] = block * sign
-            elif sign > 0:
-                s += block  # each window owns its arrays (copy() deep-copies), so in place is safe
-            else:
-                s -= block
-            if held == 0:
-                if self._s[m].any():
-                    raise ValueError(f"inconsistent revert: units of size {m} do not cancel")
-                del self._s[m]
-            self._marginals += vec if sign > 0 else -vec
-        self._set_units(m, held)
-        self._o_cache = None
-
-    def get(self, scale: npt.ArrayLike, level: Level) -> AlphaResult:
-        """Alpha of the window on `scale` at `level`."""
-        # The integer counter (not a float compare on O) decides "no pairable unit".
-        return alpha_from_parts(
-            self.o,
-            self._marginals.astype(np.float64),
-            scale,
-            level,
-            pairable=self.n_pairable_units > 0,
-        )
-
-    def _check_revertible(self, vec: IntArray) -> None:
-        m = int(vec.sum())
-        if m > 0 and self._units_by_m.get(m, 0) < 1:
+        held = self._units_by_m.get(m, 0)
+        if held < 1:
             raise ValueError(f"cannot revert a unit with {m} values: none is counted")
-        if m >= 2 and (self._marginals < vec).any():
-            raise ValueError("cannot revert counts that were never added")
+        if m < 2:
+            return
+        marginals = self._marginals
+        for _, c, x, _ in side.diagonal:
+            if marginals[c] < x:
+                raise ValueError("cannot revert counts that were never added")
+        # Exact integers: with no unit of size m left, S_m must be exactly zero.
+        if held == 1 and self._blocks[m] != side.dense_block():
+            raise ValueError(f"inconsistent revert: units of size {m} do not cancel")
 
-    def _apply(self, vec: IntArray, sign: int) -> None:
-        m = int(vec.sum())
+    def _add(self, side: _Side, sign: int) -> None:
+        """Add (sign +1) or remove (sign -1) one unit; removals are checked by the caller."""
+        m = side.m
         if m == 0:
             return  # a unit with no value is not counted at all
-        held = self._units_by_m.get(m, 0) + sign
-        block = self._next_block(m, sign * _pair_block(vec), held) if m >= 2 else None
-        # Everything that can fail ran above; commit only now so errors leave the state intact.
-        self._set_units(m, held)
-        if m >= 2:
-            self._store_block(m, block)
-            self._marginals += sign * vec
-        self._o_cache = None
-
-    def _next_block(self, m: int, block: IntArray, held: int) -> IntArray:
-        if held < 0:
-            raise ValueError(f"negative number of units with {m} values")
-        s = self._s.get(m)
-        s = block.copy() if s is None else s + block
-        # Exact integers: with no unit of size m left, S_m must be exactly zero.
-        if held == 0 and s.any():
-            raise ValueError(f"inconsistent revert: units of size {m} do not cancel")
-        return s
-
-    def _store_block(self, m: int, s: IntArray | None) -> None:
-        if s is None or m not in self._units_by_m:
-            self._s.pop(m, None)
+        units = self._units_by_m
+        held = units.get(m, 0) + sign
+        if held:
+            units[m] = held
         else:
-            self._s[m] = s
+            del units[m]
+        if m < 2:
+            return
+        block = self._blocks.get(m)
+        if block is None:
+            block = self._blocks[m] = [0] * (self.n_values * (self.n_values + 1) // 2)
+            self._set_denominator()
+        marginals = self._marginals
+        for i, c, x, v in side.diagonal:
+            block[i] += sign * v
+            marginals[c] += sign * x
+        t, weight = self._t, sign * self._weights[m]
+        for i, p, v in side.off_diagonal:
+            block[i] += sign * v
+            t[p] += weight * v
+        self._n += sign * m
+        if not held:
+            del self._blocks[m]
+            self._set_denominator()
 
-    def _set_units(self, m: int, held: int) -> None:
-        if held < 0:
-            raise ValueError(f"negative number of units with {m} values")
-        if held == 0:
-            self._units_by_m.pop(m, None)
+    def _set_denominator(self) -> None:
+        """Keep L = lcm(m - 1 over present sizes), rescaling T exactly when it changes."""
+        new = math.lcm(*(m - 1 for m in self._blocks))
+        old = self._denominator
+        if new > old:
+            self._t = [x * (new // old) for x in self._t]  # new is a multiple of old
+        elif new < old:
+            # Every remaining S_m carries the factor L / (m - 1), a multiple of old // new.
+            self._t = [x // (old // new) for x in self._t]
+        self._denominator = new
+        self._weights = {m: new // (m - 1) for m in self._blocks}
+
+    def get(self, scale: npt.ArrayLike, level: Level) -> AlphaResult:
+        """Alpha of the window on `scale` at `level`.
+
+        alpha = 1 - D_o / D_e with D_o = sum(o d) / n and D_e = sum(n_c n_k d) / (n (n - 1)).
+        Both sums run over the pairs c < k (d_cc = 0) on exact integers for the ordinal and
+        nominal levels and for interval on an integral scale, so only the final divisions round.
+        """
+        level, metric = _pair_metric(level, scale, self.n_values)
+        n = self._n
+        if n == 0:  # no pairable unit: each one adds at least 2 values
+            return AlphaResult(None, REASON_NO_PAIRABLE, level, 0.0, None, None)
+        marginals, pairs = self._marginals, self._pairs
+        x: float
+        y: float
+        if metric is None:
+            # Ordinal: d_ck = (q_k - q_c)^2 / 4 where q_c / 2 = n_0 + .. + n_{c-1} + n_c / 2 is the
+            # mid-rank of c. Since sum_c n_c q_c = n^2, sum_{c<k} n_c n_k (q_k - q_c)^2 reduces to
+            # n (sum_c n_c q_c^2 - n^3): O(V) for the expected part, all in exact integers.
+            factor = 4
+            q: list[int] = []
+            below = sum_q2 = 0
+            for n_c in marginals:  # a plain loop beats accumulate/zip for small V
+                q_c = 2 * below + n_c
+                q.append(q_c)
+                sum_q2 += n_c * q_c * q_c
+                below += n_c
+            x = sum(map(mul, self._t, [(q[k] - q[c]) ** 2 for c, k in pairs]))
+            y = n * (sum_q2 - n * n * n)
         else:
-            self._units_by_m[m] = held
+            factor = 1
+            x = sum(map(mul, self._t, metric))
+            y = sum(map(mul, [marginals[c] * marginals[k] for c, k in pairs], metric))
+        # sum_{c,k} o_ck d_ck = 2 x / (L factor) and sum_{c,k} n_c n_k d_ck = 2 y / factor.
+        observed = 2 * x / (self._denominator * factor * n)
+        # y is a sum of terms >= 0 (exact integers but for float scales): "no variation" is exactly 0.
+        if y <= 0:
+            return AlphaResult(None, REASON_NO_VARIATION, level, float(n), observed, 0.0)
+        expected = 2 * y / (factor * n * (n - 1))
+        alpha = 1.0 - (n - 1) * x / (self._denominator * y)
+        return AlphaResult(alpha, None, level, float(n), observed, expected)
 
     def _combine(self, other: Coincidence, sign: int) -> Coincidence:
         if other.n_values != self.n_values:
             raise ValueError(f"cannot merge windows of {self.n_values} and {other.n_values} values")
-        out = self.copy()
+        units = dict(self._units_by_m)
+        blocks = {m: list(s) for m, s in self._blocks.items()}
         for m, k in other._units_by_m.items():
-            out._set_units(m, out._units_by_m.get(m, 0) + sign * k)
-        for m, s in other._s.items():
-            held = out._units_by_m.get(m, 0)
-            out._store_block(m, out._next_block(m, sign * s, held))
-        out._marginals = out._marginals + sign * other._marginals
+            held = units.get(m, 0) + sign * k
+            if held < 0:
+                raise ValueError(f"negative number of units with {m} values")
+            if held:
+                units[m] = held
+            else:
+                units.pop(m, None)
+        size = self.n_values * (self.n_values + 1) // 2
+        for m, s in other._blocks.items():
+            blocks[m] = [a + sign * b for a, b in zip(blocks.get(m, [0] * size), s, strict=True)]
+            if m not in units:
+                if any(blocks[m]):
+                    raise ValueError(f"inconsistent revert: units of size {m} do not cancel")
+                del blocks[m]
+        return Coincidence._from_blocks(self.n_values, units, blocks)
+
+    @classmethod
+    def _from_blocks(cls, n_values: int, units: dict[int, int], blocks: dict[int, list[int]]) -> Coincidence:
+        """A window from its exact state; marginals, T and L are derived from the blocks."""
+        out = cls(n_values)
+        out._units_by_m = units
+        out._blocks = blocks
+        out._set_denominator()  # T is still all zeros: only L and the weights are set
+        layout = _layout(n_values)
+        for m, s in blocks.items():
+            row_sums = [0] * n_values
+            for c in range(n_values):
+                for k in range(c, n_values):
+                    x = s[layout.upper_row[c] + k]
+                    row_sums[c] += x
+                    if k != c:
+                        row_sums[k] += x
+            # Row sums of S_m are sum_u n_uc (m - 1), so the marginals are recovered exactly.
+            for c, row_sum in enumerate(row_sums):
+                out._marginals[c] += row_sum // (m - 1)
+            for p, (c, k) in enumerate(layout.pairs):
+                out._t[p] += out._weights[m] * s[layout.upper_row[c] + k]
+        out._n = sum(out._marginals)
         return out
 
     def __add__(self, other: object) -> Coincidence:
@@ -267,8 +419,7 @@ class Coincidence:
         return (
             self.n_values == other.n_values
             and self._units_by_m == other._units_by_m
-            and self._s.keys() == other._s.keys()
-            and all(np.array_equal(s, other._s[m]) for m, s in self._s.items())
+            and self._blocks == other._blocks
         )
 
     def __repr__(self) -> str:
@@ -280,9 +431,13 @@ class Coincidence:
     def copy(self) -> Coincidence:
         """Independent deep copy."""
         out = Coincidence(self.n_values)
-        out._s = {m: s.copy() for m, s in self._s.items()}
+        out._blocks = {m: list(s) for m, s in self._blocks.items()}
         out._units_by_m = dict(self._units_by_m)
-        out._marginals = self._marginals.copy()
+        out._marginals = list(self._marginals)
+        out._n = self._n
+        out._t = list(self._t)
+        out._denominator = self._denominator
+        out._weights = dict(self._weights)
         return out
 
     def to_state(self) -> dict[str, object]:
@@ -291,11 +446,9 @@ class Coincidence:
         S_m holds exact integers, so the state is exact (no float repr issues) and small:
         K * V (V + 1) / 2 integers for K distinct unit sizes.
         """
-        upper = np.triu_indices(self.n_values)
         by_m: list[list[object]] = []
         for m in sorted(self._units_by_m):
-            tri = self._s[m][upper].tolist() if m in self._s else []
-            by_m.append([m, self._units_by_m[m], tri])
+            by_m.append([m, self._units_by_m[m], list(self._blocks.get(m, []))])
         return {"version": STATE_VERSION, "n_values": self.n_values, "by_m": by_m}
 
     @classmethod
@@ -307,37 +460,30 @@ class Coincidence:
         by_m = state.get("by_m")
         if not isinstance(n_values, int) or not isinstance(by_m, list):
             raise ValueError("coincidence state needs int 'n_values' and list 'by_m'")
-        out = cls(n_values)
+        units: dict[int, int] = {}
+        blocks: dict[int, list[int]] = {}
         for entry in by_m:
-            out._load_entry(entry)
-        return out
-
-    def _load_entry(self, entry: object) -> None:
-        if not isinstance(entry, list | tuple) or len(entry) != 3:
-            raise ValueError(f"bad coincidence state entry {entry!r}")
-        m, units, tri = entry
-        if not isinstance(m, int) or not isinstance(units, int) or m < 1 or units < 1:
-            raise ValueError(f"bad unit size or count in state entry {entry!r}")
-        if m in self._units_by_m:
-            raise ValueError(f"duplicate unit size {m} in state")
-        self._units_by_m[m] = units
-        if m < 2:
-            return
-        s = _symmetric_from_upper(tri, self.n_values)
-        self._s[m] = s
-        # Row sums of S_m are sum_u n_uc (m - 1), so the marginals are recovered exactly.
-        self._marginals += s.sum(axis=1) // (m - 1)
+            if not isinstance(entry, list | tuple) or len(entry) != 3:
+                raise ValueError(f"bad coincidence state entry {entry!r}")
+            m, held, tri = entry
+            if not isinstance(m, int) or not isinstance(held, int) or m < 1 or held < 1:
+                raise ValueError(f"bad unit size or count in state entry {entry!r}")
+            if m in units:
+                raise ValueError(f"duplicate unit size {m} in state")
+            units[m] = held
+            if m >= 2:
+                blocks[m] = _upper_triangle(tri, n_values)
+        return cls._from_blocks(n_values, units, blocks)
 
 
-def _symmetric_from_upper(tri: object, n_values: int) -> IntArray:
-    """Rebuild a symmetric integer matrix from its row-major upper triangle."""
+def _upper_triangle(tri: object, n_values: int) -> list[int]:
+    """Validate a symmetric integer matrix's row-major upper triangle from a state."""
     expected = n_values * (n_values + 1) // 2
     if not isinstance(tri, list | tuple) or len(tri) != expected:
         raise ValueError(f"upper triangle must be a list of {expected} integers")
-    if not all(isinstance(x, int) and not isinstance(x, bool) for x in tri):
-        raise ValueError("upper triangle must hold integers")
-    s = np.zeros((n_values, n_values), dtype=np.int64)
-    rows, cols = np.triu_indices(n_values)
-    s[rows, cols] = tri
-    s[cols, rows] = tri
-    return s
+    out: list[int] = []
+    for x in tri:
+        if not isinstance(x, int) or isinstance(x, bool):
+            raise ValueError("upper triangle must hold integers")
+        out.append(x)
+    return out
