@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck tools schemas bench clean
+.PHONY: demo test lint typecheck tools schemas dashboards bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,10 +23,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy stream schemas
 
-# promtool (Debian's prometheus package) unit-tests the alert rules
+# promtool (Debian's prometheus package) unit-tests the alert rules; the prometheus server runs the
+# dashboards' queries in tests/integration/test_prometheus_dashboards.py
 tools:
-	@command -v promtool >/dev/null || { \
-	  echo "installing Debian's prometheus package (promtool)"; \
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
+	  echo "installing Debian's prometheus package (prometheus, promtool)"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
@@ -35,6 +36,10 @@ test: lint typecheck tools
 
 schemas: $(STAMP)
 	$(BIN)/python -m schemas.export
+
+# Grafana dashboards from stream/dashboards.py (grafana-foundation-sdk) into grafana/dashboards/
+dashboards: $(STAMP)
+	$(BIN)/python -m stream.dashboards
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py

@@ -30,7 +30,8 @@ def counter(port: int, pattern: str) -> float:
 APPLIED = r'^alphawatch_unit_events_total\{[^}]*outcome="applied"[^}]*\} (\S+)$'
 
 
-def start_worker(broker: str, tmp: str, **settings: str) -> tuple[subprocess.Popen[bytes], int, str]:
+def start_worker(broker: str, tmp: str, ready_timeout: float = 120.0,
+                 **settings: str) -> tuple[subprocess.Popen[bytes], int, str]:
     """A worker with its own app id and topic prefix; returns (process, web port, topic prefix)."""
     port, app_id = free_port(), f"bench-{uuid.uuid4().hex[:6]}"
     env = {**os.environ, "ALPHAWATCH_BROKER_URL": broker, "ALPHAWATCH_APP_ID": app_id,
@@ -39,7 +40,7 @@ def start_worker(broker: str, tmp: str, **settings: str) -> tuple[subprocess.Pop
            **{f"ALPHAWATCH_{k.upper()}": v for k, v in settings.items()}}
     proc = subprocess.Popen([sys.executable, "-m", "stream.cli", "worker"], env=env,
                             stdout=subprocess.DEVNULL, stderr=open(f"{tmp}/{app_id}.log", "wb"))  # noqa: SIM115
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + ready_timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(Exception), urllib.request.urlopen(
                 f"http://127.0.0.1:{port}/ready", timeout=2) as resp:

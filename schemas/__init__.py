@@ -10,6 +10,7 @@ from schemas.events import (
     WatermarkEvent,
     unit_key,
 )
+from schemas.gold import GoldKeyRow
 from schemas.outputs import AgreementRecord, AnnotatorStatus, BatchRecord, DeadLetter, Flag
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "Clip",
     "DeadLetter",
     "Flag",
+    "GoldKeyRow",
     "PairClip",
     "PairwiseEvent",
     "RatingEvent",

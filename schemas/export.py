@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import BaseModel, TypeAdapter
 
 from schemas.events import AnnotationEvent
+from schemas.gold import GoldKeyRow
 from schemas.outputs import OUTPUT_MODELS
 
 SCHEMA_DIR = Path(__file__).resolve().parent
@@ -22,6 +23,7 @@ def rendered() -> dict[str, str]:
     files["annotation_event.schema.json"] = _dump(annotation)
     for name, model in OUTPUT_MODELS.items():
         files[f"{name}.schema.json"] = _dump(_schema(model))
+    files["gold_key_row.schema.json"] = _dump(_schema(GoldKeyRow))
     return files
 
 

@@ -98,7 +98,20 @@ class AnnotatorStatus(_Out):
     reason: str
     gold_agreement: dict[str, float | None]
     gold_counts: dict[str, int]
-    peer_agreement: dict[str, float | None] = Field(default_factory=dict)
+    peer_agreement: dict[str, float | None] = Field(
+        default_factory=dict, description="per dimension: share of recent pairs with the other raters "
+        "of the same (non-gold) units that agree within the gold tolerance")
+    peer_pairs: dict[str, float] = Field(default_factory=dict, description="pairs behind peer_agreement "
+                                         "(exponentially weighted)")
+    tasks: int = Field(0, description="annotations seen from this annotator (gold included)")
+    gold_tasks: int = Field(0, description="of which answered gold items")
+    gold_rate: float | None = Field(None, description="gold_tasks / tasks")
+    gold_rate_note: str | None = Field(
+        None, description="set when the gold rate is far from the target: too few gold items to judge, "
+        "or too many")
+    event_at: AwareDatetime | None = Field(
+        None, description="submitted_at of the gold answer that caused the transition (null for a new "
+        "annotator or a gold key change)")
     changed_at: AwareDatetime
 
 

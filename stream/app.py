@@ -9,9 +9,10 @@ import faust
 from prometheus_client import CollectorRegistry
 
 from stream.metrics import Metrics
+from stream.security import broker_credentials
 from stream.settings import Settings
 from stream.topics import Topics, declare
-from stream.validate import Validator
+from stream.validate import REASONS, Validator
 
 
 @dataclass
@@ -51,8 +52,10 @@ def faust_app(settings: Settings) -> faust.App:
     return faust.App(
         settings.app_id,
         broker=settings.broker_url,
+        broker_credentials=broker_credentials(settings),
         store=settings.store_url,
         datadir=settings.data_dir,
+        recovery_consistency_check=settings.recovery_consistency_check,
         autodiscover=False,
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
@@ -76,10 +79,27 @@ def faust_app(settings: Settings) -> faust.App:
     )
 
 
+def instrument(app: faust.App, metrics: Metrics) -> None:
+    """Faust's Prometheus sensor in alphawatch's registry, named faust_* whatever the app id so
+    dashboards work for every deployment; and a count of changelog records each table reads."""
+    from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+
+    app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(metrics.registry, "faust"))
+    for name, table in app.tables.items():
+        counter = metrics.changelog_read.labels(name)
+
+        async def count(event: Any, counter: Any = counter) -> None:
+            counter.inc()
+
+        # Faust's constructor argument `on_changelog_event`, set here so every stage's tables get it
+        table._on_changelog_event = count
+
+
 def create_app(settings: Settings | None = None, registry: CollectorRegistry | None = None) -> faust.App:
     """The worker app; `registry` lets tests read metrics without a global registry."""
-    from stream import web
-    from stream.agents import agreement, ingest, merge, notify
+    from stream import annotators, web
+    from stream.agents import agreement, gold, ingest, merge, notify
+    from stream.agents import annotators as annotator_agents
 
     settings = settings or Settings()
     limit_fetch_wait(settings.fetch_max_wait_ms)
@@ -96,6 +116,12 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
     for name, module in (("ingest", ingest), ("units", agreement), ("merge", merge), ("notify", notify)):
         if name in settings.agents:
             module.register(app, ctx)
+    if "annotators" in settings.agents:  # gold re-key on the valid stream + per-annotator state
+        gold.register(app, ctx)
+        annotator_agents.register(app, ctx)
     web.register(app, ctx)
+    annotators.register_views(app, ctx)
+    instrument(app, ctx.metrics)
+    ctx.metrics.start_at_zero(REASONS, [f"{size}s" for size in settings.window_seconds])
     app.alphawatch = ctx  # type: ignore[attr-defined]
     return app

@@ -132,15 +132,17 @@ def produce(
     from stream.offline import read_lines
     from stream.produce import closing_watermark, send_watermark
     from stream.produce import produce as send_all
+    from stream.security import aiokafka_auth
     from stream.topics import ANNOTATIONS
 
     settings = load_settings()
     name = topic or settings.topic(ANNOTATIONS)
-    stats = asyncio.run(send_all(settings.broker_url, name, read_lines(file), rate))
+    auth = aiokafka_auth(settings)
+    stats = asyncio.run(send_all(settings.broker_url, name, read_lines(file), rate, auth=auth))
     console.print(f"sent {stats.sent}, failed {stats.failed}, {stats.seconds:.1f}s")
     if close_windows:
         mark = closing_watermark(read_lines(file), settings)
-        asyncio.run(send_watermark(settings.broker_url, name, mark, settings.partitions))
+        asyncio.run(send_watermark(settings.broker_url, name, mark, settings.partitions, auth=auth))
         console.print(f"sent watermark {mark}")
     if stats.failed:
         raise typer.Exit(1)
@@ -154,6 +156,26 @@ def demo(
     from stream.demo import run_demo
 
     raise typer.Exit(run_demo(duration))
+
+
+gold_cli = typer.Typer(no_args_is_help=True, help="Gold key (known-answer items) management.")
+cli.add_typer(gold_cli, name="gold")
+
+
+@gold_cli.command("load")
+def gold_load(file: Path) -> None:
+    """Publish a JSONL or CSV gold key (updates and deletions) to gold-items and mirror it to Redis."""
+    from stream.goldkey import KeyFileError, publish_gold_key, read_key_file
+
+    settings = load_settings()
+    try:
+        rows = read_key_file(file, settings)
+    except (KeyFileError, OSError) as exc:
+        console.print(f"[red]gold key rejected[/], nothing published:\n{exc}")
+        raise typer.Exit(2) from None
+    count = asyncio.run(publish_gold_key(settings, rows))
+    deleted = sum(row.deleted for row in rows)
+    console.print(f"published {count} gold key rows ({deleted} deletions) to {settings.topic('gold-items')}")
 
 
 def main() -> None:

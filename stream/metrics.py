@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
@@ -41,7 +43,16 @@ class Metrics:
         )
         self.flags = Counter(
             "alphawatch_flags", "Flag events by kind (agreement_low / agreement_recovered)",
-            ["kind", "dimension"], registry=r,
+            ["kind", "dimension", "slice", "window"], registry=r,
+        )
+        self.flags_open = Gauge(
+            "alphawatch_flags_open", "1 while an agreement_low flag is open for the key, else 0 "
+            "(reported by the worker running the merge stage)", ["dimension", "slice", "window"],
+            registry=r,
+        )
+        self.threshold = Gauge(
+            "alphawatch_alpha_threshold", "Configured alpha threshold per dimension", ["dimension"],
+            registry=r,
         )
         self.flag_errors = Counter(
             "alphawatch_flag_check_errors", "Flag checks skipped because Redis was unavailable",
@@ -59,3 +70,50 @@ class Metrics:
             "alphawatch_watermark_seconds", "Event-time watermark of each owned partition",
             ["partition"], registry=r,
         )
+        self.changelog_read = Counter(
+            "alphawatch_changelog_records_read", "Changelog records applied to local tables: "
+            "recovery after a restart or rebalance, and standby replicas", ["table"], registry=r,
+        )
+        self.annotators = Gauge(
+            "alphawatch_annotators", "Annotators per qualification state, among those whose partition "
+            "this worker owns (sum over workers)", ["state"], registry=r,
+        )
+        self.gold_agreement = Histogram(
+            "alphawatch_gold_agreement", "Annotators' rolling agreement with gold answers, observed per "
+            "scored gold answer on each dimension with at least the minimum answers", ["dimension"],
+            buckets=(0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.975, 1.0), registry=r,
+        )
+        self.annotator_transitions = Counter(
+            "alphawatch_annotator_transitions", "Qualification state changes (from_state 'none' for a "
+            "new annotator)", ["from_state", "to_state"], registry=r,
+        )
+        self.gold_answers = Counter(
+            "alphawatch_gold_answers", "Gold answers by outcome: scored, waiting (key unknown yet), "
+            "resolved (key arrived), dropped (waited out of the bounded buffer), duplicate, kind_mismatch",
+            ["outcome"], registry=r,
+        )
+        self.gold_key_invalid = Counter(
+            "alphawatch_gold_key_invalid", "gold-items records that failed validation and were skipped",
+            registry=r,
+        )
+        self.annotator_store_errors = Counter(
+            "alphawatch_annotator_store_errors", "Annotator status writes to Redis that failed (retried)",
+            registry=r,
+        )
+
+    def start_at_zero(self, reasons: Iterable[str], windows: Iterable[str]) -> None:
+        """Export every counter series whose labels are known up front, at 0. Prometheus sees no
+        increase in a series' first sample, so a first dead letter, failed delivery or final window
+        would be missing from rate() and increase(), and from the alerts built on them."""
+        self.ingest.labels("valid", "")
+        for reason in reasons:
+            self.ingest.labels("invalid", reason)
+        for kind in ("rating", "pairwise", "retraction"):
+            for outcome in ("applied", "duplicate", "stale", "late"):
+                self.units.labels(kind, outcome)
+        for outcome in ("delivered", "retried", "failed", "dropped"):
+            self.webhook.labels(outcome)
+        for window in windows:
+            self.windows_final.labels(window)
+        for outcome in ("scored", "waiting", "resolved", "dropped", "duplicate", "kind_mismatch"):
+            self.gold_answers.labels(outcome)

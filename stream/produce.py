@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -36,10 +37,10 @@ def key_of(raw: bytes) -> bytes | None:
 
 
 async def produce(broker_url: str, topic: str, lines: Iterable[bytes], rate: float | None = None,
-                  max_request_size: int = 4 * 1024**2) -> ProduceStats:
+                  max_request_size: int = 4 * 1024**2, auth: dict[str, Any] | None = None) -> ProduceStats:
     """Send every line; `rate` caps events per second (None = as fast as the broker takes them)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(broker_url), linger_ms=5,
-                                max_request_size=max_request_size, acks="all")
+                                max_request_size=max_request_size, acks="all", **(auth or {}))
     await producer.start()
     stats = ProduceStats()
     started = time.perf_counter()
@@ -74,9 +75,11 @@ async def _paced(lines: Iterable[bytes], rate: float | None) -> AsyncIterator[tu
         yield index, raw
 
 
-async def send_watermark(broker_url: str, topic: str, watermark: str, partitions: int) -> None:
+async def send_watermark(broker_url: str, topic: str, watermark: str, partitions: int,
+                         auth: dict[str, Any] | None = None) -> None:
     """Promise that no event older than `watermark` (ISO time) follows: one marker per partition."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(broker_url), acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(broker_url), acks="all",
+                                **(auth or {}))
     await producer.start()
     try:
         value = orjson.dumps({"schema_version": 1, "kind": "watermark", "watermark": watermark})

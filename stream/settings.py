@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
-AgentName = Literal["ingest", "units", "merge", "notify"]
-AGENTS: tuple[AgentName, ...] = ("ingest", "units", "merge", "notify")
+AgentName = Literal["ingest", "units", "merge", "notify", "annotators"]
+AGENTS: tuple[AgentName, ...] = ("ingest", "units", "merge", "notify", "annotators")
 SLICE_FIELDS = ("all", "source_category", "modality")
 DEFAULT_DIMENSIONS = ["motion_quality", "visual_fidelity", "viewer_interest", "text_alignment"]
 _DURATION = re.compile(r"^(\d+)([smhd])$")
@@ -36,6 +37,9 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     store_url: str = "memory://"
     data_dir: str = "var/alphawatch-data"
+    # Faust refuses a table whose persisted offset is past the changelog's end; Tansu 0.6 reports
+    # end offsets too low (last batch's base offset + 1), so the RocksDB store on it needs false
+    recovery_consistency_check: bool = True
     web_host: str = "127.0.0.1"
     web_port: int = Field(6066, ge=1, le=65535)
     log_level: Literal["debug", "info", "warn", "error"] = "warn"
@@ -48,6 +52,17 @@ class Settings(BaseSettings):
     commit_interval_s: float = Field(0.5, gt=0)
     fetch_max_wait_ms: int = Field(100, ge=1, le=10_000)
     producer_request_timeout_s: float = Field(30.0, gt=0)
+
+    # secure connections: Kafka SASL/SCRAM and TLS, Redis password and TLS (rediss:// URL)
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: str | None = None
+    kafka_ssl_certfile: str | None = None
+    kafka_ssl_keyfile: str | None = None
+    redis_password: SecretStr = SecretStr("")
+    redis_ssl_cafile: str | None = None
 
     dimensions: list[str] = Field(default_factory=lambda: list(DEFAULT_DIMENSIONS))
     score_min: int = 1
@@ -82,6 +97,19 @@ class Settings(BaseSettings):
     bootstrap_draws: Literal["units", "pairs"] = "units"
     bootstrap_seed: int | None = None
 
+    # gold-standard qualification (stream/qualification.py): rolling window of the last K gold
+    # answers per dimension, decisions only from N answers on
+    gold_window: int = Field(50, ge=1, le=10_000)
+    gold_min_answers: int = Field(20, ge=1)
+    gold_threshold: float = Field(0.85, gt=0, le=1)
+    gold_tolerance: int = Field(1, ge=0)
+    gold_tolerance_pairwise: int = Field(0, ge=0, le=2)
+    gold_pending_max: int = Field(100, ge=0)
+    gold_rate_target: float = Field(0.05, gt=0, lt=1)
+    peer_window: int = Field(200, ge=1)
+    peer_cache_units: int = Field(50_000, ge=0)
+    annotator_flush_s: float = Field(1.0, gt=0)
+
     @field_validator("dimensions")
     @classmethod
     def _dimensions_ok(cls, value: list[str]) -> list[str]:
@@ -112,6 +140,20 @@ class Settings(BaseSettings):
             parse_duration(item)
         return value
 
+    @field_validator("store_url")
+    @classmethod
+    def _store_ok(cls, value: str) -> str:
+        if value.split("://", 1)[0] not in ("memory", "rocksdb"):
+            raise ValueError("use memory:// (tests, demo) or rocksdb:// (production, needs a data dir)")
+        return value
+
+    @field_validator("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile", "redis_ssl_cafile")
+    @classmethod
+    def _file_exists(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).is_file():
+            raise ValueError(f"{value!r} is not a readable file")
+        return value
+
     @field_validator("grace", "unit_retention")
     @classmethod
     def _duration_ok(cls, value: str) -> str:
@@ -131,9 +173,27 @@ class Settings(BaseSettings):
         bad_hooks = [u for u in self.webhooks if not u.startswith(("http://", "https://"))]
         if bad_hooks:
             raise ValueError(f"ALPHAWATCH_WEBHOOKS must be http(s) URLs, got {bad_hooks}")
+        if self.gold_min_answers > self.gold_window:
+            raise ValueError("ALPHAWATCH_GOLD_MIN_ANSWERS must not exceed ALPHAWATCH_GOLD_WINDOW")
         if self.retention_s < max(self.window_seconds) + self.grace_s:
             raise ValueError("ALPHAWATCH_UNIT_RETENTION must be at least the longest window + grace")
+        self._connection_checks()
         return self
+
+    def _connection_checks(self) -> None:
+        protocol = self.kafka_security_protocol
+        if protocol.startswith("SASL") and not (
+                self.kafka_sasl_username and self.kafka_sasl_password.get_secret_value()):
+            raise ValueError(f"ALPHAWATCH_KAFKA_SECURITY_PROTOCOL={protocol} needs "
+                             "ALPHAWATCH_KAFKA_SASL_USERNAME and ALPHAWATCH_KAFKA_SASL_PASSWORD")
+        tls_files = (self.kafka_ssl_cafile, self.kafka_ssl_certfile, self.kafka_ssl_keyfile)
+        if any(tls_files) and not protocol.endswith("SSL"):
+            raise ValueError("ALPHAWATCH_KAFKA_SSL_* files need ALPHAWATCH_KAFKA_SECURITY_PROTOCOL "
+                             "SSL or SASL_SSL")
+        if bool(self.kafka_ssl_certfile) != bool(self.kafka_ssl_keyfile):
+            raise ValueError("ALPHAWATCH_KAFKA_SSL_CERTFILE and ALPHAWATCH_KAFKA_SSL_KEYFILE go together")
+        if self.redis_ssl_cafile and not self.redis_url.startswith("rediss://"):
+            raise ValueError("ALPHAWATCH_REDIS_SSL_CAFILE needs a rediss:// ALPHAWATCH_REDIS_URL")
 
     def level_of_any(self, level: str) -> bool:
         return self.default_level == level or level in self.levels.values()

@@ -40,6 +40,17 @@ class Campaign:
     ambiguous_dimension: str | None = None
     ambiguous_from: int = 0
     ambiguous_noise: float = 1.2
+    # gold items (known-answer tasks): share of tasks, drawn from their own random stream so the
+    # rest of the campaign is the same with or without them; the key comes from gold_key()
+    gold_share: float = 0.0
+    n_gold_items: int = 200
+    # scenario drift: the `drifting` annotators just before the careless ones add `drift_bias` to
+    # their `drift_dimension` scores (clipped to the scale) from unit `drift_from` on
+    drifting: int = 0
+    drift_from: int = 0
+    drift_dimension: str = "motion_quality"
+    drift_bias: float = 2.0
+    late_share: float = 0.0
     models: int = 8
     start: datetime = field(default_factory=lambda: datetime(2026, 11, 20, tzinfo=UTC))
     seconds_per_unit: float = 10.0
@@ -60,6 +71,8 @@ def generate(c: Campaign) -> Iterator[dict[str, Any]]:
     careless = set(range(c.n_annotators - c.careless, c.n_annotators))
     weights = np.array([c.careless_weight if a in careless else 1.0 for a in range(c.n_annotators)])
     weights /= weights.sum()
+    gold, grng = _gold_truth(c), np.random.default_rng([c.seed, 1])
+    drifting = set(_drifting(c))
     for unit in range(c.n_clips):
         t0 = c.start + timedelta(seconds=unit * c.seconds_per_unit)
         who = rng.choice(c.n_annotators, size=c.ratings_per_clip, replace=False, p=weights)
@@ -72,10 +85,77 @@ def generate(c: Campaign) -> Iterator[dict[str, Any]]:
             ts = t0 + timedelta(seconds=float(k) * c.seconds_per_unit / c.ratings_per_clip)
             base = _base(c, rng, a, ts, meta)
             sd = _noise(c, noise[a], unit)
+            bias = _bias(c, unit) if a in drifting else 0.0
             if pairwise:
                 yield _pairwise(c, rng, base, unit, truth, sd, a in careless, meta)
             else:
-                yield _rating(c, rng, base, unit, truth, sd, a in careless, meta)
+                yield _rating(c, rng, base, unit, truth + bias, sd, a in careless, meta)
+            if c.gold_share > 0 and grng.random() < c.gold_share / (1 - c.gold_share):
+                yield _gold_answer(c, grng, gold, a, ts, sd, a in careless, bias)
+
+
+def _drifting(c: Campaign) -> range:
+    return range(c.n_annotators - c.careless - c.drifting, c.n_annotators - c.careless)
+
+
+def _bias(c: Campaign, unit: int) -> np.ndarray | float:
+    if unit < c.drift_from:
+        return 0.0
+    out = np.zeros(len(c.dimensions))
+    out[c.dimensions.index(c.drift_dimension)] = c.drift_bias
+    return out
+
+
+def _gold_truth(c: Campaign) -> list[tuple[bool, np.ndarray]]:
+    """Per gold item: pairwise or not, and the expert's truth. Gold items are clear-cut, as vendors
+    pick them: pairwise truths at least 1.5 from a tie, so the key answer is never a coin flip."""
+    rng = np.random.default_rng([c.seed, 2])
+    items = []
+    n = len(c.dimensions)
+    for _ in range(c.n_gold_items):
+        if rng.random() < c.pairwise_share:
+            items.append((True, rng.choice([-1, 1], n) * rng.uniform(1.5, 6, n)))
+        else:
+            items.append((False, rng.integers(1, 6, n).astype(float)))
+    return items
+
+
+def gold_key(c: Campaign) -> list[dict[str, Any]]:
+    """The expert key of the campaign's gold items (gold key file rows)."""
+    rows = []
+    for i, (pairwise, truth) in enumerate(_gold_truth(c)):
+        pairs = zip(c.dimensions, truth, strict=True)
+        answers = {d: ("A" if v > 0 else "B") if pairwise else int(v) for d, v in pairs}
+        rows.append({"gold_item_id": f"gold-{i:04d}", "kind": "pairwise" if pairwise else "rating",
+                     "answers": answers})
+    return rows
+
+
+def ground_truth(c: Campaign) -> dict[str, Any]:
+    """What the scenario planted: careless and drifting annotators (with drift start time)."""
+    drift_at = c.start + timedelta(seconds=c.drift_from * c.seconds_per_unit)
+    ambiguous_at = c.start + timedelta(seconds=c.ambiguous_from * c.seconds_per_unit)
+    return {"careless": [f"ann-{a:04d}" for a in range(c.n_annotators - c.careless, c.n_annotators)],
+            "drifting": {f"ann-{a:04d}": drift_at.isoformat() for a in _drifting(c)},
+            "drift_dimension": c.drift_dimension,
+            "ambiguous": ({"dimension": c.ambiguous_dimension, "from": ambiguous_at.isoformat()}
+                          if c.ambiguous_dimension else None)}
+
+
+def _gold_answer(c: Campaign, rng: np.random.Generator, gold: list[tuple[bool, np.ndarray]], a: int,
+                 ts: datetime, noise: np.ndarray, careless: bool, bias: np.ndarray | float) -> dict[str, Any]:
+    """Annotator `a` answers a random gold item, with the same noise (and drift) as elsewhere."""
+    item = int(rng.integers(len(gold)))
+    pairwise, truth = gold[item]
+    base = _base(c, rng, a, ts + timedelta(milliseconds=1), {})
+    meta = {"source_category": CATEGORIES[item % 3], "modality": MODALITIES[item % 3],
+            "prompt": f"gold item {item}"}
+    unit = 9_000_000 + item  # gold clips and pairs have ids of their own
+    if pairwise:
+        event = _pairwise(c, rng, base, unit, truth, noise, careless, meta)
+    else:
+        event = _rating(c, rng, base, unit, truth + bias, noise, careless, meta)
+    return {**event, "gold_item_id": f"gold-{item:04d}"}
 
 
 def _noise(c: Campaign, noise: np.ndarray, unit: int) -> np.ndarray:

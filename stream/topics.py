@@ -28,6 +28,9 @@ class Topics:
     partials: Any
     agreement: Any
     flags: Any
+    annotator_status: Any
+    gold: Any
+    annotator_events: Any
 
 
 def declare(app: faust.App, settings: Settings) -> Topics:
@@ -48,4 +51,9 @@ def declare(app: faust.App, settings: Settings) -> Topics:
         partials=topic(f"{settings.app_id}-agreement-partials", partitions=1, internal=True),
         agreement=topic(AGREEMENT),
         flags=topic(FLAGS),
+        annotator_status=topic(ANNOTATOR_STATUS),
+        gold=app.topic(settings.topic(GOLD), key_type=bytes, value_type=bytes, key_serializer="raw",
+                       value_serializer="raw", partitions=settings.partitions, compacting=True),
+        # gold answers and task counts re-keyed by annotator: one partition owns each annotator
+        annotator_events=topic(f"{settings.app_id}-annotator-events", internal=True),
     )

@@ -11,6 +11,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from stream.security import aiokafka_auth
+
 if TYPE_CHECKING:
     from stream.app import Context
 
@@ -47,6 +49,7 @@ def register(app: faust.App, ctx: Context) -> None:
         consumer = AIOKafkaConsumer(
             ctx.topics.agreement.get_topic_name(), group_id=None, auto_offset_reset="earliest",
             bootstrap_servers=bootstrap_servers(ctx.settings.broker_url),
+            **aiokafka_auth(ctx.settings),
         )
         while True:  # the topic may not exist yet on a fresh cluster
             with contextlib.suppress(Exception):

@@ -26,12 +26,27 @@ class Flagger:
                                    s.min_pairable_for(d))
                          for d in [*s.dimensions, *(f"pairwise.{x}" for x in s.dimensions)]}
 
+    def show(self, fkey: str) -> None:
+        """Open-flag gauge of one key: 1 while open, 0 once its records were checked."""
+        dimension, slice_, size = fkey.split("|")
+        gauge = self.ctx.metrics.flags_open.labels(dimension, slice_, f"{size}s")
+        gauge.set(1 if fkey in (self.open or {}) else 0)
+        for kind in ("agreement_low", "agreement_recovered"):  # at 0, so the first flag is an increase
+            self.ctx.metrics.flags.labels(kind, dimension, slice_, f"{size}s")
+
+    def release(self) -> None:
+        """The merge stage moved away: the next owner reloads from Redis and reports the gauge."""
+        self.open = None
+        self.ctx.metrics.flags_open.clear()
+
     async def evaluate(self, record: AgreementRecord, key: Key, merger: Merger) -> Flag | None:
         # only the merge stage raises flags and it runs on one worker at a time, so a copy of the
         # open flags (loaded when this worker took over) spares a Redis round trip per record;
         # Redis still decides every raise and clear atomically
         if self.open is None:
             self.open = await self.store.all_open()
+            for loaded in self.open:
+                self.show(loaded)
         data = record.model_dump(mode="json")
         fkey = flag_key(data)
         opened = self.open.get(fkey)
@@ -56,7 +71,8 @@ class Flagger:
             self.open.pop(fkey, None)
             opened_id = opened
         people, values = merger.explain(key, record.final)
-        self.ctx.metrics.flags.labels(decision.kind, record.dimension).inc()
+        self.ctx.metrics.flags.labels(decision.kind, record.dimension, record.slice,
+                                      f"{record.window_size_s}s").inc()
         return Flag(
             flag_id=new_id, kind=decision.kind, opened_flag_id=opened_id, reason=decision.reason,
             dimension=record.dimension, slice=record.slice, window_size_s=record.window_size_s,

@@ -12,8 +12,10 @@ from redis.exceptions import RedisError
 
 from schemas.outputs import AgreementRecord
 from stream.agents.flags import Flagger
+from stream.flags import flag_key
 from stream.flagstore import FlagStore
 from stream.merge import Key, MergeConfig, Merger
+from stream.security import redis_client
 from stream.units import PAIRWISE_SCALE
 
 if TYPE_CHECKING:
@@ -76,8 +78,15 @@ def register(app: faust.App, ctx: Context) -> None:
     config = merge_config(ctx)
     publisher = Publisher(ctx)
     agreement, qa_flags = ctx.topics.agreement, ctx.topics.flags
-    flagger = Flagger(ctx, FlagStore.from_url(ctx.settings.redis_url, f"{ctx.settings.app_id}:",
-                                              ctx.settings.flag_cooldown_s))
+    flagger = Flagger(ctx, FlagStore(redis_client(ctx.settings), f"{ctx.settings.app_id}:",
+                                     ctx.settings.flag_cooldown_s))
+    for dimension, threshold in config.thresholds.items():
+        ctx.metrics.threshold.labels(dimension).set(threshold)
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def hand_over(sender: Any, revoked: Any, **_: Any) -> None:
+        if any(tp.topic == ctx.topics.partials.get_topic_name() for tp in revoked):
+            flagger.release()
 
     @app.agent(ctx.topics.partials, name="merge")
     async def merge_agent(stream: Any) -> None:
@@ -100,6 +109,7 @@ def register(app: faust.App, ctx: Context) -> None:
                     ctx.metrics.flag_errors.inc()
                     log.warning("flag check skipped, Redis unavailable: %r", exc)
                     flag = None
+                flagger.show(flag_key(record.model_dump(include={"dimension", "slice", "window_size_s"})))
                 if flag is not None:
                     await qa_flags.send(key=flag.flag_id.encode(), value=flag.model_dump_json().encode())
                 if record.final:

@@ -133,3 +133,11 @@ async def _behind(consumer: AIOKafkaConsumer, tps: list[TopicPartition], end: di
 def read_topic(broker: str, topic: str, timeout: float = 30.0) -> list[Any]:
     """Every message currently in `topic` (up to the end offsets seen at the start)."""
     return asyncio.run(_read(broker, topic, timeout, None))
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """Sum of the samples called `name` whose labels include `labels`, in a /metrics page (0 if none)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+               if sample.name == name and labels.items() <= sample.labels.items())

@@ -1,0 +1,93 @@
+"""Gold re-key and annotator agents under Faust's test_context: what they send and store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+from unittest.mock import AsyncMock, MagicMock
+
+import orjson
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from stream.app import create_app
+from stream.settings import Settings
+from stream.simulate import Campaign, generate
+
+
+@pytest.fixture
+async def app() -> AsyncIterator[Any]:
+    settings = Settings(broker_url="kafka://localhost:1", gold_window=4, gold_min_answers=2,
+                        gold_threshold=0.75)
+    app = create_app(settings, registry=CollectorRegistry())
+    app.finalize()
+    app.conf.store = "memory://"
+    app.flow_control.resume()
+    yield app
+
+
+def _events(n: int) -> list[dict[str, Any]]:
+    return [e for e in generate(Campaign(n_clips=n, pairwise_share=0.0))]
+
+
+async def test_gold_answers_go_by_annotator_and_others_only_count(app: Any, monkeypatch: Any) -> None:
+    send = AsyncMock()
+    monkeypatch.setattr(app.alphawatch.topics.annotator_events, "send", send)
+    events = _events(2)  # 6 ratings: 2 clips x 3 annotators
+    events[4] = {**events[4], "gold_item_id": "gold-1"}
+    async with app.agents["gold"].test_context() as agent:
+        await agent.put(b'T{"wm": 1.0, "src": 0, "idle": false}', key=None)
+        for event in events:
+            await agent.put(orjson.dumps(event), key=f"c:{event['clip_id']}".encode())
+    (call,) = send.await_args_list
+    message = orjson.loads(call.kwargs["value"])
+    assert call.kwargs["key"] == events[4]["annotator_id"].encode()
+    assert message["t"] == "g" and message["g"] == "gold-1" and message["e"] == events[4]["event_id"]
+    assert message["v"] == [events[4]["scores"][d] for d in app.alphawatch.settings.dimensions]
+    counts = {m["a"]: m for m in app.alphawatch_rekey.counts.take()}
+    assert sum(m["n"] for m in counts.values()) == 6 and sum(m["ng"] for m in counts.values()) == 1
+    # the first clip's three raters made three pairs, each counted for both raters, per dimension
+    first = {e["annotator_id"] for e in events[:3]}
+    assert all(counts[a]["peer"]["motion_quality"][1] == 2 for a in first)
+
+
+async def test_annotator_agent_qualifies_emits_status_and_writes_redis(app: Any, monkeypatch: Any) -> None:
+    for table in app.tables.values():
+        monkeypatch.setattr(table, "send_changelog", MagicMock())
+    stage = app.alphawatch_annotators
+    status_send = AsyncMock(return_value=_done())
+    monkeypatch.setattr(app.alphawatch.topics.annotator_status, "send", status_send)
+    pushed: list[list[str]] = []
+    monkeypatch.setattr(stage, "push", AsyncMock(side_effect=lambda ids: pushed.append(ids)))
+    stage.key.apply(b"g1", b'{"gold_item_id": "g1", "kind": "rating", "answers": {"motion_quality": 3}}')
+    stage.key.apply(b"g2", b'{"gold_item_id": "g2", "kind": "rating", "answers": {"motion_quality": 4}}')
+    stage.key.ready.set()
+
+    def gold(event_id: str, gold_id: str, score: int, ts: float) -> bytes:
+        return orjson.dumps({"t": "g", "a": "ann-1", "e": event_id, "g": gold_id, "k": "c", "ts": ts,
+                             "v": [score, None, None, None]})
+
+    async with app.agents["annotators"].test_context() as agent:
+        await agent.put(gold("e1", "g1", 3, 1.0), key=b"ann-1")
+        await agent.put(gold("e1", "g1", 3, 1.0), key=b"ann-1")  # replay
+        await agent.put(gold("e2", "g2", 5, 2.0), key=b"ann-1")
+        await agent.put(gold("e3", "g9", 5, 3.0), key=b"ann-1")  # key unknown: waits
+    states = [orjson.loads(c.kwargs["value"]) for c in status_send.await_args_list]
+    assert [(s["previous_state"], s["state"]) for s in states] == [(None, "qualifying"),
+                                                                   ("qualifying", "qualified")]
+    assert states[1]["gold_counts"] == {"motion_quality": 2} and states[1]["event_at"] is not None
+    record = stage.table["ann-1"]
+    assert record["st"] == "qualified" and [w[1] for w in record["w"]] == ["g9"]
+    assert pushed == [["ann-1"], ["ann-1"]]  # each transition reaches Redis at once
+    text = generate_latest(app.alphawatch.metrics.registry).decode()
+    for outcome, n in (("scored", 2), ("duplicate", 1), ("waiting", 1)):
+        assert f'alphawatch_gold_answers_total{{outcome="{outcome}"}} {n}.0' in text
+    assert 'alphawatch_annotator_transitions_total{from_state="qualifying",to_state="qualified"} 1.0' in text
+
+
+def _done() -> Any:
+    import asyncio
+
+    future: asyncio.Future[None] = asyncio.get_event_loop().create_future()
+    future.set_result(None)
+    return future
