@@ -1,5 +1,6 @@
 """Event models of alphawatch (pydantic v2) and their exported JSON Schema files."""
 
+from schemas.batches import BatchManifest, ClipRating, PairwisePreference
 from schemas.events import (
     AnnotationEvent,
     Clip,
@@ -11,19 +12,21 @@ from schemas.events import (
     unit_key,
 )
 from schemas.gold import GoldKeyRow
-from schemas.outputs import AgreementRecord, AnnotatorStatus, BatchRecord, DeadLetter, Flag
+from schemas.outputs import AgreementRecord, AnnotatorStatus, DeadLetter, Flag
 
 __all__ = [
     "AgreementRecord",
     "AnnotationEvent",
     "AnnotatorStatus",
-    "BatchRecord",
+    "BatchManifest",
     "Clip",
+    "ClipRating",
     "DeadLetter",
     "Flag",
     "GoldKeyRow",
     "PairClip",
     "PairwiseEvent",
+    "PairwisePreference",
     "RatingEvent",
     "RetractionEvent",
     "WatermarkEvent",

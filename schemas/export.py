@@ -8,9 +8,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, TypeAdapter
 
+from schemas.batches import BATCH_MODELS
 from schemas.events import AnnotationEvent
 from schemas.gold import GoldKeyRow
 from schemas.outputs import OUTPUT_MODELS
+from schemas.rankings import RANKING_MODELS
 
 SCHEMA_DIR = Path(__file__).resolve().parent
 
@@ -21,7 +23,7 @@ def rendered() -> dict[str, str]:
     annotation = TypeAdapter(AnnotationEvent).json_schema()
     annotation["title"] = "AnnotationEvent"
     files["annotation_event.schema.json"] = _dump(annotation)
-    for name, model in OUTPUT_MODELS.items():
+    for name, model in {**OUTPUT_MODELS, **BATCH_MODELS, **RANKING_MODELS}.items():
         files[f"{name}.schema.json"] = _dump(_schema(model))
     files["gold_key_row.schema.json"] = _dump(_schema(GoldKeyRow))
     return files

@@ -1,8 +1,7 @@
-"""Output event models: agreement windows, flags, annotator status, batch records, dead letters."""
+"""Output event models: agreement windows, flags, annotator status, dead letters (batches: batches.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -115,23 +114,9 @@ class AnnotatorStatus(_Out):
     changed_at: AwareDatetime
 
 
-class BatchRecord(_Out):
-    """A validated unit delivered to RLHF training (topic rlhf-batches)."""
-
-    schema_version: Literal[1] = 1
-    record_type: Literal["clip_rating.v1", "pairwise_preference.v1"]
-    record_id: str
-    version: int = 1
-    batch_id: str
-    unit_id: str
-    payload: dict[str, object]
-    emitted_at: datetime
-
-
 OUTPUT_MODELS: dict[str, type[BaseModel]] = {
     "dead_letter": DeadLetter,
     "agreement_record": AgreementRecord,
     "flag": Flag,
     "annotator_status": AnnotatorStatus,
-    "batch_record": BatchRecord,
 }

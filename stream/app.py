@@ -8,11 +8,13 @@ from typing import Any
 import faust
 from prometheus_client import CollectorRegistry
 
+from stream.endoffsets import probe_end_offsets
 from stream.metrics import Metrics
 from stream.security import broker_credentials
 from stream.settings import Settings
 from stream.topics import Topics, declare
 from stream.validate import REASONS, Validator
+from stream.web import AgreementView
 
 
 @dataclass
@@ -25,6 +27,7 @@ class Context:
     validator: Validator
     assigned: set[int] = field(default_factory=set)
     ready: bool = False
+    agreement_view: AgreementView = field(default_factory=AgreementView)  # tailed by every worker
 
 
 def limit_fetch_wait(ms: int) -> None:
@@ -98,11 +101,13 @@ def instrument(app: faust.App, metrics: Metrics) -> None:
 def create_app(settings: Settings | None = None, registry: CollectorRegistry | None = None) -> faust.App:
     """The worker app; `registry` lets tests read metrics without a global registry."""
     from stream import annotators, web
-    from stream.agents import agreement, gold, ingest, merge, notify
+    from stream.agents import agreement, batches, gold, ingest, merge, notify, ranking
     from stream.agents import annotators as annotator_agents
 
     settings = settings or Settings()
     limit_fetch_wait(settings.fetch_max_wait_ms)
+    if settings.probe_end_offsets:
+        probe_end_offsets(settings)
     app = faust_app(settings)
     ctx = Context(
         settings=settings,
@@ -113,7 +118,8 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
         ),
     )
     # a deployment may split stages over worker pools; every worker serves the web views
-    for name, module in (("ingest", ingest), ("units", agreement), ("merge", merge), ("notify", notify)):
+    for name, module in (("ingest", ingest), ("units", agreement), ("merge", merge), ("notify", notify),
+                         ("batches", batches), ("ranking", ranking)):
         if name in settings.agents:
             module.register(app, ctx)
     if "annotators" in settings.agents:  # gold re-key on the valid stream + per-annotator state
@@ -121,6 +127,7 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
         annotator_agents.register(app, ctx)
     web.register(app, ctx)
     annotators.register_views(app, ctx)
+    ranking.register_views(app, ctx)
     instrument(app, ctx.metrics)
     ctx.metrics.start_at_zero(REASONS, [f"{size}s" for size in settings.window_seconds])
     app.alphawatch = ctx  # type: ignore[attr-defined]

@@ -1,4 +1,4 @@
-"""The `alphawatch` command: worker, embedded services, offline alpha, simulator, producer, demo."""
+"""The `alphawatch` command: worker, embedded services, alpha, simulate, produce, replay, report, demo."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -62,6 +61,9 @@ def embedded(
     print(f"ALPHAWATCH_BROKER_URL={kafka.url}")
     print(f"ALPHAWATCH_REDIS_URL={redis.url}", flush=True)
     try:
+        # sigwait only receives blocked signals: unblocked, SIGTERM would end this process at once
+        # and leave the broker and Redis running (blocked after the start: children inherit masks)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         signal.sigwait({signal.SIGINT, signal.SIGTERM})
     finally:
         redis.stop()
@@ -105,57 +107,122 @@ def _fmt(value: float | None, reason: str | None = None) -> str:
 
 @cli.command()
 def simulate(
-    out: Annotated[Path, typer.Option(help="JSONL file to write")],
-    clips: int = 1000, annotators: int = 30, careless: int = 0, seed: int = 7,
+    out: Annotated[Path | None, typer.Option(
+        help="directory (events.jsonl, gold-key.jsonl, ground-truth.json) or a .jsonl file name")] = None,
+    scenario: Annotated[str, typer.Option(help="stationary, ambiguous-guideline, careless-annotator, "
+                                          "drifting-annotator or late-events")] = "stationary",
+    clips: int = 3000, annotators: int = 30, seed: int = 7,
+    gold_share: Annotated[float, typer.Option(help="share of tasks that are gold items")] = 0.05,
+    careless: Annotated[int | None, typer.Option(help="careless annotators (overrides the scenario)")] = None,
+    kafka: Annotated[bool, typer.Option(help="load the gold key and produce the events to Kafka")] = False,
+    rate: Annotated[float | None, typer.Option(help="with --kafka: events per second")] = None,
 ) -> None:
-    """Write a seeded simulated campaign as JSONL (see stream/simulate.py for the model)."""
-    from stream.simulate import Campaign, generate
+    """Simulate a seeded annotation campaign (scenarios: stream/scenarios.py, model: stream/simulate.py)."""
+    from stream import cli_tools
 
-    campaign = Campaign(seed=seed, n_clips=clips, n_annotators=annotators, careless=careless)
-    with out.open("wb") as handle:
-        count = 0
-        for event in generate(campaign):
-            handle.write(orjson.dumps(event) + b"\n")
-            count += 1
-    console.print(f"wrote {count} events to {out}")
+    if out is None and not kafka:
+        raise typer.BadParameter("give --out, --kafka or both")
+    knobs = {"clips": clips, "annotators": annotators, "seed": seed, "gold_share": gold_share}
+    if careless is not None:
+        knobs["careless"] = careless
+    try:
+        cli_tools.simulate(load_settings(), scenario, out, kafka, rate, console,
+                           **knobs)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+_TOPIC = Annotated[str | None, typer.Option(help="default: the annotations topic")]
+_CLOSE = Annotated[bool, typer.Option(
+    help="end with a watermark past every window, so all windows emit their final")]
 
 
 @cli.command()
 def produce(
     file: Path,
     rate: Annotated[float | None, typer.Option(help="events per second (default: unlimited)")] = None,
-    topic: Annotated[str | None, typer.Option(help="default: the annotations topic")] = None,
-    close_windows: Annotated[bool, typer.Option(
-        help="end with a watermark past every window, so all windows emit their final")] = False,
+    topic: _TOPIC = None, close_windows: _CLOSE = False,
 ) -> None:
-    """Publish a JSONL file of annotation events to Kafka."""
-    from stream.offline import read_lines
-    from stream.produce import closing_watermark, send_watermark
-    from stream.produce import produce as send_all
-    from stream.security import aiokafka_auth
-    from stream.topics import ANNOTATIONS
+    """Publish a JSONL file of annotation events to Kafka (progress bar, sent and failed counts)."""
+    from stream import cli_tools
+    from stream.produce import rate_schedule
 
-    settings = load_settings()
-    name = topic or settings.topic(ANNOTATIONS)
-    auth = aiokafka_auth(settings)
-    stats = asyncio.run(send_all(settings.broker_url, name, read_lines(file), rate, auth=auth))
-    console.print(f"sent {stats.sent}, failed {stats.failed}, {stats.seconds:.1f}s")
-    if close_windows:
-        mark = closing_watermark(read_lines(file), settings)
-        asyncio.run(send_watermark(settings.broker_url, name, mark, settings.partitions, auth=auth))
-        console.print(f"sent watermark {mark}")
+    stats = cli_tools.publish(load_settings(), file, topic, rate_schedule(rate), close_windows, console)
     if stats.failed:
         raise typer.Exit(1)
 
 
 @cli.command()
+def replay(
+    file: Path,
+    speed: Annotated[float, typer.Option(help="event-time seconds per wall second (1 = as recorded)")] = 1.0,
+    topic: _TOPIC = None, close_windows: _CLOSE = False,
+) -> None:
+    """Publish a JSONL file keeping the events' own spacing in event time (`speed` times faster)."""
+    from stream import cli_tools
+    from stream.produce import replay_schedule
+
+    if speed <= 0:
+        raise typer.BadParameter("--speed must be positive")
+    stats = cli_tools.publish(load_settings(), file, topic, replay_schedule(speed), close_windows, console)
+    if stats.failed:
+        raise typer.Exit(1)
+
+
+@cli.command()
+def report(
+    events: Annotated[Path | None, typer.Argument(
+        help="JSONL of annotation events (offline); default: read the output topics")] = None,
+    out: Annotated[Path, typer.Option(help="directory for report.html, PNGs, report.json")] = Path("report"),
+    gold_key: Annotated[Path | None, typer.Option(help="gold key (JSONL) for offline gold agreement")] = None,
+) -> None:
+    """Agreement report (HTML + PNG charts) and the pilot ranking of dimensions by alpha."""
+    from stream import cli_tools
+
+    html = cli_tools.report(load_settings(), events, gold_key, out, console)
+    console.print(f"report: {html}")
+
+
+@cli.command()
 def demo(
-    duration: Annotated[float, typer.Option(help="seconds of simulated annotation")] = 120.0,
+    duration: Annotated[float, typer.Option(help="seconds of simulated annotation")] = 180.0,
+    out: Annotated[Path | None, typer.Option(help="where the report and logs go (default: a new "
+                                             "directory under var/demo)")] = None,
 ) -> None:
     """Embedded broker + Redis + a worker + a simulated fleet, with live agreement in the terminal."""
     from stream.demo import run_demo
 
-    raise typer.Exit(run_demo(duration))
+    raise typer.Exit(run_demo(duration, out))
+
+
+@cli.command()
+def export(
+    batch: Annotated[str, typer.Option(help="batch id, e.g. 2026-W47")],
+    fmt: Annotated[str, typer.Option("--format", help="jsonl, trl or videoalign")] = "jsonl",
+    out: Annotated[Path, typer.Option(help="output directory")] = Path("export"),
+    video_root: Annotated[str, typer.Option(help="videoalign paths: ROOT/<clip_id>.mp4")] = "videos",
+) -> None:
+    """Read a closed batch from rlhf-batches, verify it against its manifest, write it for trainers."""
+    from rich.progress import Progress
+
+    from stream.export import FORMATS, export_batch
+
+    if fmt not in FORMATS:
+        console.print(f"[red]--format must be one of {', '.join(FORMATS)}[/]")
+        raise typer.Exit(2)
+    settings = load_settings()
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("reading rlhf-batches", total=None)
+        written, problems = asyncio.run(export_batch(
+            settings, batch, fmt, out, video_root, lambda done, total: bar.update(task, completed=done,
+                                                                                total=total)))
+    if problems:
+        for problem in problems:
+            console.print(f"[red]batch {batch} not exported[/]: {problem}")
+        raise typer.Exit(1)
+    for name, count in sorted(written.counts.items()):
+        console.print(f"{name}: {count}")
+    console.print("wrote " + ", ".join(str(f) for f in written.files))
 
 
 gold_cli = typer.Typer(no_args_is_help=True, help="Gold key (known-answer items) management.")

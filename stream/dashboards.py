@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from grafana_foundation_sdk.builders import common, heatmap, prometheus, stat, timeseries
+from grafana_foundation_sdk.builders import bargauge, common, heatmap, prometheus, stat, timeseries
 from grafana_foundation_sdk.builders.dashboard import (
     AnnotationQuery,
     Dashboard,
@@ -154,6 +154,36 @@ def people_rows(d: Dashboard) -> Dashboard:
     )
 
 
+def ranking_rows(d: Dashboard) -> Dashboard:
+    """Model selection: the overall leaderboard per modality, scores over time, position bias."""
+    overall = 'dimension="overall"'
+    board = (bargauge.Panel().title("Leaderboard (overall, Elo scale)").datasource(DS).span(12).height(10)
+             .description("Bradley-Terry score of each configuration per modality (qualified annotators' "
+                          "votes; anchor at 1000), newest fit. Top configurations only (label cap).")
+             .display_mode(enums.BarGaugeDisplayMode.GRADIENT).orientation(enums.VizOrientation.HORIZONTAL)
+             .reduce_options(common.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+             .with_target(q(f"sort_desc(max by (modality, model) ({m('alphawatch_model_score', overall)}))",
+                            "{{modality}} {{model}}").instant()))
+    return (
+        d.with_row(Row("Model rankings"))
+        .with_panel(board)
+        .with_panel(series(
+            "Overall scores and 95% intervals", "Scores over time per modality and configuration, with "
+            "the bootstrap interval bounds.",
+            q(f"max by (modality, model) ({m('alphawatch_model_score', overall)})", "{{modality}} {{model}}",
+              "A"),
+            q(f"max by (modality, model, bound) ({m('alphawatch_model_score_ci', overall)})",
+              "{{modality}} {{model}} {{bound}}", "B"), unit="none"))
+        .with_panel(series(
+            "Votes in the fit", "Qualified pairwise votes per modality (overall: one per comparison).",
+            q(f"max by (modality) ({m('alphawatch_ranking_votes', overall)})", "{{modality}}"), w=12))
+        .with_panel(series(
+            "Left-clip share", "Share of decisive votes for the clip shown left (0.5 = no position bias).",
+            q(f"max by (modality) ({m('alphawatch_position_left_share', overall)})", "{{modality}}"),
+            unit="percentunit", w=12))
+    )
+
+
 def agreement_dashboard() -> Dashboard:
     alpha = m("alphawatch_alpha")
     # a fixed range: annotation queries run with their own step, not a panel's interval
@@ -166,7 +196,7 @@ def agreement_dashboard() -> Dashboard:
          .with_variable(label_variable("window", "Window size", alpha, multi=False))
          .annotation(AnnotationQuery().name("Flags").datasource(DS).enable(True).icon_color("red")
                      .expr(f"sum by (kind, dimension, slice, window) ({flags}) > 0")))
-    return people_rows(agreement_rows(d))
+    return ranking_rows(people_rows(agreement_rows(d)))
 
 
 def pipeline_rows(d: Dashboard) -> Dashboard:
@@ -219,10 +249,29 @@ def worker_rows(d: Dashboard) -> Dashboard:
     )
 
 
+def batch_rows(d: Dashboard) -> Dashboard:
+    """RLHF batches: records sent, units waiting in open batches, closed batches and exclusions."""
+    return (
+        d.with_row(Row("RLHF batches"))
+        .with_panel(series("Batch records", "Records sent to rlhf-batches: first versions and revisions.",
+                           q(f"sum by (type, emission) ({inc('alphawatch_batch_records_total')})",
+                             "{{type}} {{emission}}"), w=6, stacked=True))
+        .with_panel(series("Units in open batches", "Batch progress: units held until their batch closes.",
+                           q(f"sum({m('alphawatch_batch_open_units')})", "units"), w=6))
+        .with_panel(series("Answers left out", "Answers of closed batches not in any record, by reason.",
+                           q(f"sum by (reason) ({inc('alphawatch_batch_exclusions_total')})", "{{reason}}"),
+                           w=6, stacked=True))
+        .with_panel(series("Batches closed", "Manifests sent; answers that arrived after their batch closed.",
+                           q(f"sum({inc('alphawatch_batches_closed_total')})", "manifests", "A"),
+                           q(f"sum({inc('alphawatch_batch_answers_after_close_total')})", "after close", "B"),
+                           w=6))
+    )
+
+
 def pipeline_dashboard() -> Dashboard:
-    return worker_rows(pipeline_rows(base(
+    return batch_rows(worker_rows(pipeline_rows(base(
         "alphawatch-pipeline", "alphawatch / Pipeline",
-        "Throughput, dead letters, lag, latency and delivery of the alphawatch workers.")))
+        "Throughput, dead letters, lag, latency and delivery of the alphawatch workers."))))
 
 
 DASHBOARDS: dict[str, Callable[[], Dashboard]] = {

@@ -22,6 +22,11 @@ class Service:
     origin: str  # "external", "testcontainers" or "embedded"
     _stop: list[object] = field(default_factory=list, repr=False)
 
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the embedded binaries (the demo checks none outlives it)."""
+        return [item.pid for item in self._stop if isinstance(item, subprocess.Popen)]
+
     def stop(self) -> None:
         for item in reversed(self._stop):
             if isinstance(item, subprocess.Popen):

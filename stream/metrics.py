@@ -100,6 +100,8 @@ class Metrics:
             "alphawatch_annotator_store_errors", "Annotator status writes to Redis that failed (retried)",
             registry=r,
         )
+        self.ranking = RankingMetrics(r)
+        self.batch = BatchMetrics(r)
 
     def start_at_zero(self, reasons: Iterable[str], windows: Iterable[str]) -> None:
         """Export every counter series whose labels are known up front, at 0. Prometheus sees no
@@ -117,3 +119,79 @@ class Metrics:
             self.windows_final.labels(window)
         for outcome in ("scored", "waiting", "resolved", "dropped", "duplicate", "kind_mismatch"):
             self.gold_answers.labels(outcome)
+
+
+class RankingMetrics:
+    """Leaderboard gauges (model label capped to the top configurations) and refit outcomes."""
+
+    def __init__(self, r: CollectorRegistry):
+        self.score = Gauge(
+            "alphawatch_model_score", "Bradley-Terry score (Elo scale) of the top configurations per "
+            "modality and dimension", ["modality", "dimension", "model"], registry=r,
+        )
+        self.score_ci = Gauge(
+            "alphawatch_model_score_ci", "95% bootstrap interval bound of the score (bound=low|high)",
+            ["modality", "dimension", "model", "bound"], registry=r,
+        )
+        self.votes = Gauge(
+            "alphawatch_ranking_votes", "Qualified pairwise votes in the newest fit",
+            ["modality", "dimension"], registry=r,
+        )
+        self.left_share = Gauge(
+            "alphawatch_position_left_share", "Share of decisive qualified votes for the clip shown left",
+            ["modality", "dimension"], registry=r,
+        )
+        self.refits = Counter(
+            "alphawatch_ranking_refits", "Leaderboard refits by outcome (ok, redis_error)", ["outcome"],
+            registry=r,
+        )
+        events = Counter(
+            "alphawatch_ranking_events", "Valid events at the ranking stage by outcome (counted, "
+            "duplicate: same annotator and pair, replayed: offset already in the snapshot, skipped)",
+            ["outcome"], registry=r,
+        )
+        self.events = {o: events.labels(o) for o in ("counted", "duplicate", "replayed", "skipped")}
+        for outcome in ("ok", "redis_error"):
+            self.refits.labels(outcome)
+
+
+
+EXCLUSION_REASONS = ("gold_item", "annotator_qualifying", "annotator_retraining", "below_min_raters",
+                     "duplicate", "superseded", "retracted")
+
+
+class BatchMetrics:
+    """RLHF batches: records emitted, answers left out by reason, closed batches, late answers."""
+
+    def __init__(self, r: CollectorRegistry):
+        self.records = Counter(
+            "alphawatch_batch_records", "Batch records emitted (emission=first|revision)",
+            ["type", "emission"], registry=r,
+        )
+        self.exclusions = Counter(
+            "alphawatch_batch_exclusions", "Answers left out of closed batches, by reason", ["reason"],
+            registry=r,
+        )
+        self.included = Counter(
+            "alphawatch_batch_answers_included", "Answers in the records of closed batches", registry=r,
+        )
+        self.closed = Counter(
+            "alphawatch_batches_closed", "Batch manifests emitted", registry=r,
+        )
+        self.after_close = Counter(
+            "alphawatch_batch_answers_after_close", "Answers for batches already closed (not in any "
+            "record; logged)", registry=r,
+        )
+        self.open_units = Gauge(
+            "alphawatch_batch_open_units", "Units held for open batches, per owned partition",
+            ["partition"], registry=r,
+        )
+        self.status_errors = Counter(
+            "alphawatch_batch_status_errors", "Annotator status look-ups in Redis that failed (retried)",
+            registry=r,
+        )
+        for kind in ("clip_rating.v1", "pairwise_preference.v1"):
+            for emission in ("first", "revision"):
+                self.records.labels(kind, emission)
+        for reason in EXCLUSION_REASONS:
+            self.exclusions.labels(reason)

@@ -10,19 +10,19 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
-AgentName = Literal["ingest", "units", "merge", "notify", "annotators"]
-AGENTS: tuple[AgentName, ...] = ("ingest", "units", "merge", "notify", "annotators")
+AgentName = Literal["ingest", "units", "merge", "notify", "annotators", "batches", "ranking"]
+AGENTS: tuple[AgentName, ...] = ("ingest", "units", "merge", "notify", "annotators", "batches", "ranking")
 SLICE_FIELDS = ("all", "source_category", "modality")
 DEFAULT_DIMENSIONS = ["motion_quality", "visual_fidelity", "viewer_interest", "text_alignment"]
-_DURATION = re.compile(r"^(\d+)([smhd])$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"^(\d+)([smhdw])$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def parse_duration(text: str) -> int:
     """'10m' -> 600; the format windows and grace use in settings."""
     match = _DURATION.match(text.strip())
     if not match:
-        raise ValueError(f"{text!r} is not a duration; use e.g. 30s, 10m, 1h, 1d")
+        raise ValueError(f"{text!r} is not a duration; use e.g. 30s, 10m, 1h, 1d, 1w")
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # Faust refuses a table whose persisted offset is past the changelog's end; Tansu 0.6 reports
     # end offsets too low (last batch's base offset + 1), so the RocksDB store on it needs false
     recovery_consistency_check: bool = True
+    # read past the reported end of each changelog partition before recovery ends: Tansu 0.6 reports
+    # end offsets short of the last record batch (harmless on Apache Kafka: one fetch per partition)
+    probe_end_offsets: bool = True
     web_host: str = "127.0.0.1"
     web_port: int = Field(6066, ge=1, le=65535)
     log_level: Literal["debug", "info", "warn", "error"] = "warn"
@@ -110,6 +113,27 @@ class Settings(BaseSettings):
     peer_cache_units: int = Field(50_000, ge=0)
     annotator_flush_s: float = Field(1.0, gt=0)
 
+    # model rankings (stream/ranking.py, stream/stats/bradley_terry.py) and Swiss pairing (stream/pairing.py)
+    ranking_refit_s: float = Field(10.0, gt=0)
+    ranking_bootstrap_samples: int = Field(200, ge=0, le=10_000)
+    ranking_anchors: dict[Literal["t2v", "i2v", "v2v"], str] = Field(default_factory=dict)
+    ranking_elo_base: float = 1000.0
+    ranking_regularization: float = Field(0.01, gt=0, le=100)
+    ranking_qualified_only: bool = True
+    ranking_metrics_top: int = Field(20, ge=0, le=200)
+    ranking_dedup_votes: int = Field(200_000, ge=0)
+    ranking_seed: int | None = None
+    pairing_random_share: float = Field(0.35, ge=0, lt=1)
+
+    # RLHF batches (stream/batching.py): a unit is emitted once it has `batch_required_ratings`
+    # eligible answers, or at its window's close with at least `batch_min_ratings`
+    batch_length: str = "1w"
+    batch_required_ratings: int = Field(3, ge=1)
+    batch_min_ratings: int = Field(2, ge=1)
+    batch_require_qualified: bool = True
+    batch_include_gold: bool = False
+    batch_salt: SecretStr = SecretStr("")
+
     @field_validator("dimensions")
     @classmethod
     def _dimensions_ok(cls, value: list[str]) -> list[str]:
@@ -154,7 +178,7 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a readable file")
         return value
 
-    @field_validator("grace", "unit_retention")
+    @field_validator("grace", "unit_retention", "batch_length")
     @classmethod
     def _duration_ok(cls, value: str) -> str:
         parse_duration(value)
@@ -175,6 +199,8 @@ class Settings(BaseSettings):
             raise ValueError(f"ALPHAWATCH_WEBHOOKS must be http(s) URLs, got {bad_hooks}")
         if self.gold_min_answers > self.gold_window:
             raise ValueError("ALPHAWATCH_GOLD_MIN_ANSWERS must not exceed ALPHAWATCH_GOLD_WINDOW")
+        if self.batch_min_ratings > self.batch_required_ratings:
+            raise ValueError("ALPHAWATCH_BATCH_MIN_RATINGS must not exceed ALPHAWATCH_BATCH_REQUIRED_RATINGS")
         if self.retention_s < max(self.window_seconds) + self.grace_s:
             raise ValueError("ALPHAWATCH_UNIT_RETENTION must be at least the longest window + grace")
         self._connection_checks()
@@ -205,6 +231,10 @@ class Settings(BaseSettings):
     @property
     def grace_s(self) -> int:
         return parse_duration(self.grace)
+
+    @property
+    def batch_length_s(self) -> int:
+        return parse_duration(self.batch_length)
 
     @property
     def retention_s(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import heapq
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,6 +36,12 @@ class Campaign:
     noise_sd: tuple[float, float] = (0.5, 0.8)  # per-annotator, per-dimension noise: alpha about 0.8
     careless: int = 0  # annotators who answer uniformly at random
     careless_weight: float = 1.0  # their task rate relative to the others (speeders do more tasks)
+    # before unit `careless_from` the careless annotators work like the others: they can qualify on
+    # gold first and then be sent to retraining (an annotator who starts clicking through)
+    careless_from: int = 0
+    # from unit `careless_until` on they get no more tasks: the platform benches annotators it sent
+    # to retraining (None: they keep working)
+    careless_until: int | None = None
     # scenario ambiguous-guideline: from unit `ambiguous_from` on, this dimension's ratings get
     # `ambiguous_noise` extra standard deviation (annotators read the guideline differently)
     ambiguous_dimension: str | None = None
@@ -50,7 +57,10 @@ class Campaign:
     drift_from: int = 0
     drift_dimension: str = "motion_quality"
     drift_bias: float = 2.0
+    # scenario late-events: this share of answers reaches the stream `late_delay_s` of event time
+    # after it was given (a client that was offline), so its window may have closed meanwhile
     late_share: float = 0.0
+    late_delay_s: float = 7200.0
     models: int = 8
     start: datetime = field(default_factory=lambda: datetime(2026, 11, 20, tzinfo=UTC))
     seconds_per_unit: float = 10.0
@@ -64,18 +74,49 @@ def _event_id(rng: np.random.Generator) -> str:
 
 
 def generate(c: Campaign) -> Iterator[dict[str, Any]]:
-    """Events in event-time order; each unit gets `ratings_per_clip` answers from distinct annotators."""
+    """Events in delivery order: event-time order except the late share; each unit gets
+    `ratings_per_clip` answers from distinct annotators."""
+    events = _generate(c)
+    return _delayed(events, c) if c.late_share > 0 else events
+
+
+def _delayed(events: Iterator[dict[str, Any]], c: Campaign) -> Iterator[dict[str, Any]]:
+    """Holds back `late_share` of the answers until the stream's event time is `late_delay_s` past
+    them; its own random stream keeps the campaign itself the same with or without late events."""
+    rng, seq = np.random.default_rng([c.seed, 3]), 0
+    held: list[tuple[float, int, dict[str, Any]]] = []
+    for event in events:
+        now = _epoch(event["submitted_at"])
+        if rng.random() < c.late_share:
+            heapq.heappush(held, (now + c.late_delay_s, seq, event))
+            seq += 1
+            continue
+        yield event
+        # released right after the first event at least `late_delay_s` newer: out of order by the delay
+        while held and held[0][0] <= now:
+            yield heapq.heappop(held)[2]
+    while held:
+        yield heapq.heappop(held)[2]
+
+
+def _epoch(stamp: str) -> float:
+    return datetime.fromisoformat(stamp).timestamp()
+
+
+def _generate(c: Campaign) -> Iterator[dict[str, Any]]:
     rng = np.random.default_rng(c.seed)
     prompts = load_prompts()
     noise = rng.uniform(*c.noise_sd, size=(c.n_annotators, len(c.dimensions)))
     careless = set(range(c.n_annotators - c.careless, c.n_annotators))
-    weights = np.array([c.careless_weight if a in careless else 1.0 for a in range(c.n_annotators)])
-    weights /= weights.sum()
+    weights = _weights(c, careless, False)
+    benched = _weights(c, careless, True)
     gold, grng = _gold_truth(c), np.random.default_rng([c.seed, 1])
     drifting = set(_drifting(c))
     for unit in range(c.n_clips):
         t0 = c.start + timedelta(seconds=unit * c.seconds_per_unit)
-        who = rng.choice(c.n_annotators, size=c.ratings_per_clip, replace=False, p=weights)
+        late = c.careless_until is not None and unit >= c.careless_until
+        who = rng.choice(c.n_annotators, size=c.ratings_per_clip, replace=False,
+                         p=benched if late else weights)
         meta = {"source_category": str(rng.choice(CATEGORIES)),
                 "modality": str(rng.choice(MODALITIES)), "prompt": prompts[unit % len(prompts)]}
         pairwise = rng.random() < c.pairwise_share
@@ -86,12 +127,23 @@ def generate(c: Campaign) -> Iterator[dict[str, Any]]:
             base = _base(c, rng, a, ts, meta)
             sd = _noise(c, noise[a], unit)
             bias = _bias(c, unit) if a in drifting else 0.0
+            sloppy = a in careless and unit >= c.careless_from
             if pairwise:
-                yield _pairwise(c, rng, base, unit, truth, sd, a in careless, meta)
+                yield _pairwise(c, rng, base, unit, truth, sd, sloppy, meta)
             else:
-                yield _rating(c, rng, base, unit, truth + bias, sd, a in careless, meta)
+                yield _rating(c, rng, base, unit, truth + bias, sd, sloppy, meta)
             if c.gold_share > 0 and grng.random() < c.gold_share / (1 - c.gold_share):
-                yield _gold_answer(c, grng, gold, a, ts, sd, a in careless, bias)
+                # gold items are picked clear-cut, so an ambiguous guideline shows between peers,
+                # not against the key: gold answers get the annotator's own noise only
+                yield _gold_answer(c, grng, gold, a, ts, noise[a], sloppy, bias)
+
+
+def _weights(c: Campaign, careless: set[int], benched: bool) -> np.ndarray:
+    """Each annotator's share of the tasks: careless ones at `careless_weight`, or 0 once benched."""
+    rate = 0.0 if benched else c.careless_weight
+    weights = np.array([rate if a in careless else 1.0 for a in range(c.n_annotators)])
+    out: np.ndarray = weights / weights.sum()
+    return out
 
 
 def _drifting(c: Campaign) -> range:
@@ -132,10 +184,13 @@ def gold_key(c: Campaign) -> list[dict[str, Any]]:
 
 
 def ground_truth(c: Campaign) -> dict[str, Any]:
-    """What the scenario planted: careless and drifting annotators (with drift start time)."""
+    """What the scenario planted: careless (from when) and drifting annotators (with drift start
+    time), and the dimension whose guideline turns ambiguous (from when)."""
     drift_at = c.start + timedelta(seconds=c.drift_from * c.seconds_per_unit)
     ambiguous_at = c.start + timedelta(seconds=c.ambiguous_from * c.seconds_per_unit)
+    careless_at = c.start + timedelta(seconds=c.careless_from * c.seconds_per_unit)
     return {"careless": [f"ann-{a:04d}" for a in range(c.n_annotators - c.careless, c.n_annotators)],
+            "careless_from": careless_at.isoformat() if c.careless else None,
             "drifting": {f"ann-{a:04d}": drift_at.isoformat() for a in _drifting(c)},
             "drift_dimension": c.drift_dimension,
             "ambiguous": ({"dimension": c.ambiguous_dimension, "from": ambiguous_at.isoformat()}

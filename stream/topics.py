@@ -18,6 +18,8 @@ ANNOTATOR_STATUS = "annotator-status"
 BATCHES = "rlhf-batches"
 MANIFESTS = "rlhf-batch-manifests"
 GOLD = "gold-items"
+MODEL_RANKINGS = "model-rankings"
+PAIRING_SUGGESTIONS = "pairing-suggestions"
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,12 @@ class Topics:
     annotator_status: Any
     gold: Any
     annotator_events: Any
+    model_rankings: Any
+    pairing_suggestions: Any
+    ranking_partials: Any
+    batches: Any
+    manifests: Any
+    batch_partials: Any
 
 
 def declare(app: faust.App, settings: Settings) -> Topics:
@@ -56,4 +64,12 @@ def declare(app: faust.App, settings: Settings) -> Topics:
                        value_serializer="raw", partitions=settings.partitions, compacting=True),
         # gold answers and task counts re-keyed by annotator: one partition owns each annotator
         annotator_events=topic(f"{settings.app_id}-annotator-events", internal=True),
+        model_rankings=topic(MODEL_RANKINGS),
+        pairing_suggestions=topic(PAIRING_SUGGESTIONS),
+        # every partition's vote counts meet in one place for the refit, so one partition
+        ranking_partials=topic(f"{settings.app_id}-ranking-partials", partitions=1, internal=True),
+        batches=topic(BATCHES),
+        manifests=topic(MANIFESTS),
+        # every partition's summary of a closed batch meets in one place for the manifest
+        batch_partials=topic(f"{settings.app_id}-batch-partials", partitions=1, internal=True),
     )

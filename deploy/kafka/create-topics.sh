@@ -35,11 +35,19 @@ topic "${PREFIX}rlhf-batch-manifests" "$P"
 topic "${PREFIX}model-rankings" "$P"
 topic "${PREFIX}pairing-suggestions" "$P"
 topic "${PREFIX}gold-items" "$P" compact
-# internal topics: re-keyed valid events, and the merge stage's single partition
+# internal topics: re-keyed valid events, the merge stage's single partition, annotator events
 topic "${PREFIX}${APP}-annotations-valid" "$P"
 topic "${PREFIX}${APP}-agreement-partials" 1
+topic "${PREFIX}${APP}-annotator-events" "$P"
+topic "${PREFIX}${APP}-ranking-partials" 1
+topic "${PREFIX}${APP}-batch-partials" 1
 # Faust table changelogs (no topic prefix): compacted, partitioned like the stream feeding them
 topic "${APP}-units-changelog" "$P" compact
 topic "${APP}-closures-changelog" "$P" compact
 topic "${APP}-merge-changelog" 1 compact
+topic "${APP}-annotators-changelog" "$P" compact
+topic "${APP}-ranking-changelog" "$P" compact
+topic "${APP}-batchunits-changelog" "$P" compact
+topic "${APP}-batchclosed-changelog" "$P" compact
+topic "${APP}-manifests-changelog" 1 compact
 echo "alphawatch topics ready on $BOOTSTRAP"

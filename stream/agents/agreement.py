@@ -13,12 +13,18 @@ from schemas.events import AnnotationEvent, PairwiseEvent, RatingEvent, Retracti
 from stream.agents.ingest import TICK_PREFIX
 from stream.aggregate import PartitionAgg, UnitSpec, partial_item, partials_message
 from stream.units import PAIRWISE_SCALE, answer_of, apply, new_state
-from stream.windows import Tumbling
+from stream.windows import SourceProgress, Tumbling
 
 if TYPE_CHECKING:
     from stream.app import Context
 
 _EVENT: TypeAdapter[Any] = TypeAdapter(AnnotationEvent)
+
+
+def tick(progress: SourceProgress, raw: bytes, partition: int) -> float:
+    """Apply one of ingest's progress ticks (`T{...}`); returns the partition's watermark."""
+    message = orjson.loads(raw[1:])
+    return progress.tick(partition, int(message["src"]), float(message["wm"]), bool(message["idle"]))
 
 
 def unit_specs(ctx: Context) -> dict[str, UnitSpec]:
@@ -41,8 +47,7 @@ class UnitStage:
         self.windows = [Tumbling(size, s.grace_s) for size in s.window_seconds]
         self.aggs: dict[int, PartitionAgg] = {}
         self.n_values = {k: spec.n_values for k, spec in self.specs.items()}
-        # partition -> input partition -> (event-time progress, declared idle)
-        self.sources: dict[int, dict[int, tuple[float, bool]]] = {}
+        self.progress = SourceProgress(s.partitions)
 
     def agg_for(self, partition: int) -> tuple[PartitionAgg, bool]:
         """The partition's aggregate, rebuilt from the tables the first time after assignment."""
@@ -84,22 +89,7 @@ class UnitStage:
 
     def tick(self, raw: bytes, partition: int) -> float:
         """Record an input partition's progress; returns this partition's watermark."""
-        message = orjson.loads(raw[1:])
-        sources = self.sources.setdefault(partition, {})
-        source = int(message["src"])
-        previous = sources.get(source, (0.0, False))[0]
-        sources[source] = (max(previous, float(message["wm"])), bool(message["idle"]))
-        return self.watermark_of(partition)
-
-    def watermark_of(self, partition: int) -> float:
-        """Minimum progress over input partitions: each is ingested on its own, and re-keying
-        interleaves them here. Sources declared idle (caught up and quiet) are not waited for;
-        one never heard from is, since it may still be catching up."""
-        sources = self.sources.get(partition, {})
-        if len(sources) < self.ctx.settings.partitions:
-            return 0.0
-        active = [wm for wm, idle in sources.values() if not idle]
-        return min(active) if active else max(wm for wm, _ in sources.values())
+        return tick(self.progress, raw, partition)
 
     def closing_messages(self, partition: int, agg: PartitionAgg, moved: dict[int, int]) -> list[bytes]:
         """Per window size that closed further: the closure with its windows' final partials,
@@ -167,4 +157,4 @@ def register(app: faust.App, ctx: Context) -> None:
         for tp in revoked:
             if tp.topic == topics.valid.get_topic_name():
                 stage.aggs.pop(tp.partition, None)
-                stage.sources.pop(tp.partition, None)
+                stage.progress.forget(tp.partition)

@@ -27,11 +27,13 @@ from typing import Any
 import orjson
 import pytest
 
+from schemas.gold import GoldKeyRow
 from stream.dashboards import DASHBOARDS, OUT
 from stream.embedded import free_port, wait_for_port
+from stream.goldkey import publish_gold_key
 from stream.produce import closing_watermark, produce, send_watermark
 from stream.settings import Settings
-from stream.simulate import Campaign, generate
+from stream.simulate import Campaign, generate, gold_key
 from tests.integration.helpers import Worker, metric, wait_until, worker_env
 
 pytestmark = pytest.mark.integration
@@ -135,10 +137,16 @@ class Hook(BaseHTTPRequestHandler):
         pass
 
 
-def _traffic(kafka_url: str, topic: str) -> int:
-    """A campaign whose text_alignment turns ambiguous (one flag), with pairwise units, 200 replayed
-    duplicates, 30 malformed messages and a watermark that closes every window; returns valid events."""
-    campaign = Campaign(seed=21, n_clips=3000, ambiguous_dimension="text_alignment", ambiguous_from=1500)
+def _traffic(kafka_url: str, env: dict[str, str]) -> int:
+    """A campaign whose text_alignment turns ambiguous (one flag), with pairwise units, gold items
+    (key loaded first), 200 replayed duplicates, 30 malformed messages and a watermark that closes
+    every window; returns valid events."""
+    campaign = Campaign(seed=21, n_clips=3000, ambiguous_dimension="text_alignment", ambiguous_from=1500,
+                        gold_share=0.1)
+    settings = Settings(app_id=env["ALPHAWATCH_APP_ID"], topic_prefix=env["ALPHAWATCH_TOPIC_PREFIX"],
+                        broker_url=kafka_url, redis_url=env["ALPHAWATCH_REDIS_URL"])
+    asyncio.run(publish_gold_key(settings, [GoldKeyRow.model_validate(r) for r in gold_key(campaign)]))
+    topic = settings.topic("annotations")
     lines = [orjson.dumps(e) for e in generate(campaign)]
     junk = [b"not json"] * 10 + [orjson.dumps({**orjson.loads(lines[i]), "scores": {"sharpness": 3}})
                                  for i in range(20)]
@@ -153,15 +161,19 @@ def prom(kafka_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactor
     tmp = tmp_path_factory.mktemp("prometheus-dashboards")
     hooks = HTTPServer(("127.0.0.1", 0), Hook)
     threading.Thread(target=hooks.serve_forever, daemon=True).start()
-    env = worker_env(kafka_url, redis_url, tmp, ALPHAWATCH_WINDOWS='["1h"]',
+    # a low gold minimum, so this short campaign's annotators get judged (gold-agreement histogram) and
+    # qualify (the leaderboard counts qualified voters' pairwise votes); a short ranking refit cadence
+    env = worker_env(kafka_url, redis_url, tmp, ALPHAWATCH_WINDOWS='["1h"]', ALPHAWATCH_GOLD_MIN_ANSWERS="3",
+                     ALPHAWATCH_RANKING_REFIT_S="2",
                      ALPHAWATCH_WEBHOOKS=f'["http://127.0.0.1:{hooks.server_port}/hook"]')
     worker = Worker(env, tmp / "worker.log").start()
     server = Prometheus(tmp, f"127.0.0.1:{worker.port}")
     try:
         wait_until(worker.ready, 120, "worker to join")
-        expected = _traffic(kafka_url, env["ALPHAWATCH_TOPIC_PREFIX"] + "annotations")
+        expected = _traffic(kafka_url, env)
         done = {"alphawatch_unit_events_total": expected, "alphawatch_windows_final_total": 1,
-                "alphawatch_webhook_deliveries_total": 1}
+                "alphawatch_webhook_deliveries_total": 1, "alphawatch_gold_agreement_count": 1,
+                "alphawatch_ranking_votes": 1}
         wait_until(lambda: all(metric(worker.metrics(), k) >= v for k, v in done.items()), 300,
                    f"worker to process {expected} events, close windows and deliver a flag")
         # Prometheus has scraped the final state, and rate() and increase() have samples around it

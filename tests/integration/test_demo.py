@@ -1,0 +1,94 @@
+"""`alphawatch demo` end to end on the real embedded broker and Redis: the story happens, nothing is left."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.integration.helpers import wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid` (from /proc: the demo's broker, Redis and worker)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/status")
+    return status.exists() and "zombie" not in status.read_text()
+
+
+def _demo(tmp_path: Path, duration: int) -> tuple[subprocess.Popen[bytes], Path]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALPHAWATCH_")}
+    log = tmp_path / "demo.out"
+    with log.open("wb") as out:
+        command = [sys.executable, "-m", "stream.cli", "demo", "--duration", str(duration),
+                   "--out", str(tmp_path / "demo")]
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    return proc, log
+
+
+def test_demo_runs_the_story_and_leaves_no_process(tmp_path: Path) -> None:
+    proc, log = _demo(tmp_path, 40)
+    seen: set[int] = set()
+
+    def finished() -> bool:
+        seen.update(descendants(proc.pid))
+        return proc.poll() is not None
+
+    wait_until(finished, 540, "the demo to finish", every=1.0)
+    assert proc.returncode == 0, log.read_text()[-3000:]
+    summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
+    assert "text_alignment" in summary["flagged_dimensions"]  # the ambiguous guideline was flagged
+    assert summary["retraining"] == ["ann-0019"]  # the careless annotator, and nobody else
+    assert summary["sent"] == summary["planned"] and summary["final_windows"] >= 7 * 4
+    assert len(summary["pids"]) == 3 and set(summary["pids"]) <= seen
+    assert not [pid for pid in seen if alive(pid)]
+    view = (tmp_path / "demo" / "liveview.txt").read_text()
+    assert "FLAG" in view and "retraining: ann-0019" in view
+    report = Path(summary["report"])
+    assert report.is_file() and (report.parent / "alpha_over_time.png").stat().st_size > 10_000
+    output = log.read_text()
+    assert "found: flags on" in output and f"report: {report}" in output
+
+
+def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    proc, log = _demo(tmp_path, 600)
+    try:
+        wait_until(lambda: "annotating" in log.read_text() or proc.poll() is not None, 240,
+                   "the demo to start annotating")
+        children = descendants(proc.pid)
+        assert proc.poll() is None and len(children) >= 3, log.read_text()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, log.read_text()[-3000:]
+    assert not [pid for pid in children if alive(pid)]
+    summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
+    assert summary["interrupted"] is True and set(summary["pids"]) <= children
