@@ -21,7 +21,8 @@ ANSWER_KINDS = {"rating": "c", "pairwise": "p"}
 #  "m": metadata for the record, "a": {annotator: [event_id, submitted, codes | None]} (units.apply),
 #  "q": {annotator: [confidence, state when rated, gold, shown_left]}, "x": {reason: count} for
 #  answers replaced or repeated, "v": version emitted (0: none), "h": hash of the included answers,
-#  "c": the unit's window has closed}
+#  "c": the unit's window has closed, "r": event ids of answers replaced or withdrawn, "o": event
+#  ids of the same key's answers in a batch already closed (repeats of either are duplicates)}
 BatchUnit = dict[str, Any]
 
 
@@ -107,17 +108,24 @@ def _count(state: BatchUnit, reason: str) -> BatchUnit:
 def apply_answer(state: BatchUnit, event: dict[str, Any], codes: list[int | None] | None,
                  status: str, n_values: int) -> tuple[BatchUnit, str]:
     """Apply a rating, pairwise vote or (codes None) retraction with the latest-answer rule of the
-    units stage; answers that stop counting are counted by reason. Returns (state, outcome)."""
-    annotator = event["annotator_id"]
+    units stage; answers that stop counting are counted by reason, and their event ids kept ("r"),
+    so that a repeat of one is a duplicate, never counted twice. Returns (state, outcome)."""
+    annotator, event_id = event["annotator_id"], event["event_id"]
+    if codes is not None and (event_id in state.get("o", ()) or event_id in state.get("r", ())):
+        return _count(state, "duplicate"), "duplicate"
     kept = state["a"].get(annotator)
     submitted = datetime.fromisoformat(event["submitted_at"]).timestamp()
-    outcome = apply(state, event["event_id"], annotator, submitted, codes, n_values)
-    if outcome.status != "applied":  # an answer older than the one kept is superseded on arrival
-        reason = "duplicate" if outcome.status == "duplicate" else "superseded"
-        return (_count(state, reason) if codes is not None else state), outcome.status
+    outcome = apply(state, event_id, annotator, submitted, codes, n_values)
+    if outcome.status == "duplicate":
+        return (_count(state, "duplicate") if codes is not None else state), "duplicate"
+    if outcome.status != "applied":  # older than the answer kept: superseded on arrival
+        if codes is None:
+            return state, outcome.status
+        return {**_count(state, "superseded"), "r": [*state.get("r", ()), event_id]}, outcome.status
     updated: BatchUnit = dict(outcome.state)
     if kept is not None and kept[2] is not None:
         updated = _count(updated, "retracted" if codes is None else "superseded")
+        updated["r"] = [*state.get("r", ()), kept[0]]
     if codes is not None:
         updated["q"] = {**state["q"], annotator: [event.get("confidence"), status,
                                                   event.get("gold_item_id") is not None,
@@ -125,6 +133,12 @@ def apply_answer(state: BatchUnit, event: dict[str, Any], codes: list[int | None
         if state["m"] is None:
             updated["m"] = meta_of(event)
     return updated, "applied"
+
+
+def seen_ids(state: BatchUnit) -> list[str]:
+    """Every answer event id the unit has counted: current, replaced, and from an earlier batch."""
+    current = [entry[0] for entry in state["a"].values() if entry[2] is not None]
+    return sorted({*current, *state.get("r", ()), *state.get("o", ())})
 
 
 def fate(state: BatchUnit, annotator: str, policy: Policy) -> str | None:

@@ -116,11 +116,11 @@ async def drive(run: Run, stack: demostack.Stack, screen: Screen) -> None:
     await publish_gold_key(s, [GoldKeyRow.model_validate(r) for r in gold_key(run.campaign)])
     stop = asyncio.Event()
     follower = asyncio.create_task(follow(s, run.observed, stop))
+    sender = asyncio.create_task(produce(s.broker_url, s.topic(ANNOTATIONS), run.events,
+                                         rate=len(run.events) / run.duration_s,
+                                         progress=lambda n: setattr(run, "sent", n)))
     try:
         run.phase = "annotating"
-        sender = asyncio.create_task(produce(s.broker_url, s.topic(ANNOTATIONS), run.events,
-                                             rate=len(run.events) / run.duration_s,
-                                             progress=lambda n: setattr(run, "sent", n)))
         await watch(run, stack.port, screen, sender.done, run.duration_s * 3 + 60)
         run.stats = await sender
         run.phase = "closing windows"
@@ -130,8 +130,9 @@ async def drive(run: Run, stack: demostack.Stack, screen: Screen) -> None:
         run.phase = "done"
         await watch(run, stack.port, screen, lambda: True, 5.0)
     finally:
+        sender.cancel()  # a no-op once it is done; on Ctrl-C it stops producing at once
         stop.set()
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception, asyncio.CancelledError):
             await asyncio.wait_for(follower, 10.0)
 
 
@@ -209,6 +210,9 @@ def run_demo(duration: float, out: Path | None = None) -> int:
     except KeyboardInterrupt:
         interrupted = True
         console.print("interrupted: stopping the worker, Redis and the broker ...")
+    except (RuntimeError, TimeoutError, OSError) as exc:  # e.g. the worker exited: its log says why
+        console.print(f"[red]demo failed[/]: {exc}")
+        report, run = None, None
     finally:
         pids = stack.pids
         stack.stop()

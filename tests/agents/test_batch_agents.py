@@ -1,0 +1,80 @@
+"""Batches and manifests agents under Faust's test_context: records, versions, closing, manifests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from unittest.mock import AsyncMock, MagicMock
+
+import orjson
+import pytest
+from prometheus_client import CollectorRegistry
+
+from stream.app import create_app
+from stream.settings import Settings
+
+START = datetime(2026, 11, 20, 10, tzinfo=UTC)
+
+
+@pytest.fixture
+async def app(monkeypatch: Any) -> AsyncIterator[Any]:
+    app = create_app(Settings(broker_url="kafka://localhost:1", partitions=1, windows=["1h"], grace="5m",
+                              batch_salt="s"), registry=CollectorRegistry())
+    app.finalize()
+    app.conf.store = "memory://"
+    app.flow_control.resume()
+    for table in app.tables.values():  # no broker: table writes stay in the memory store
+        monkeypatch.setattr(table, "send_changelog", MagicMock())
+    states = {"a": "qualified", "b": "qualified", "c": "qualified", "q": "qualifying"}
+    monkeypatch.setattr(app.alphawatch_batches.status, "state", AsyncMock(side_effect=lambda a: states[a]))
+    yield app
+
+
+def _rating(annotator: str, minute: int, score: int = 4) -> bytes:
+    return orjson.dumps({
+        "schema_version": 1, "kind": "rating", "event_id": f"{annotator}-{minute}", "project_id": "p",
+        "clip_id": "clip-1", "annotator_id": annotator, "confidence": "high",
+        "submitted_at": (START + timedelta(minutes=minute)).isoformat(),
+        "scores": {"motion_quality": score, "visual_fidelity": 3, "viewer_interest": 3, "text_alignment": 3},
+        "clip": {"source_category": "street", "modality": "t2v", "model_id": "m", "prompt": "x"}})
+
+
+def _tick(watermark: datetime) -> bytes:
+    return b"T" + orjson.dumps({"src": 0, "wm": watermark.timestamp(), "idle": False})
+
+
+async def test_records_versions_and_a_closed_batch(app: Any, monkeypatch: Any) -> None:
+    topics = app.alphawatch.topics
+    records, partials = AsyncMock(), AsyncMock()
+    monkeypatch.setattr(topics.batches, "send", records)
+    monkeypatch.setattr(topics.batch_partials, "send", partials)
+    async with app.agents["batches"].test_context() as agent:
+        for annotator, minute in (("a", 0), ("q", 1), ("b", 2), ("c", 3), ("a", 0)):
+            await agent.put(_rating(annotator, minute), key=b"c:clip-1")
+        await agent.put(_rating("a", 9, score=1), key=b"c:clip-1")  # a revises: version 2
+        await agent.put(_tick(START + timedelta(days=8)), key=b"c:clip-1")  # W47 closes, W48 not
+        await agent.put(_rating("b", 2), key=b"c:clip-1")  # a repeat after the batch closed
+    sent = [orjson.loads(call.kwargs["value"]) for call in records.await_args_list]
+    assert [r["version"] for r in sent] == [1, 2]
+    assert sent[1]["dimensions"]["motion_quality"]["consensus_median"] == 4.0
+    assert {r["record_id"] for r in sent} == {records.await_args_list[0].kwargs["key"].decode()}
+    (closing,) = [orjson.loads(call.kwargs["value"]) for call in partials.await_args_list]
+    (summary,) = closing["batches"].values()
+    assert summary["r"] == {"clip_rating.v1": 1} and summary["i"] == 3
+    assert summary["x"] == {"annotator_qualifying": 1, "duplicate": 1, "superseded": 1}
+    # once summarized, only the answers' event ids stay: the late repeat is known and left out
+    assert app.alphawatch_batches.units["c:clip-1"] == {
+        "z": True, "p": 0, "b": int(datetime(2026, 11, 16, tzinfo=UTC).timestamp()),
+        "s": ["a-0", "a-9", "b-2", "c-3", "q-1"]}
+    assert len(records.await_args_list) == 2
+    assert app.alphawatch.metrics.batch.repeats_after_close._value.get() == 1
+
+    manifests = AsyncMock()
+    monkeypatch.setattr(topics.manifests, "send", manifests)
+    async with app.agents["manifests"].test_context() as agent:
+        await agent.put(orjson.dumps(closing))
+        await agent.put(orjson.dumps(closing))  # resent after a restart: no second manifest
+    (manifest,) = [orjson.loads(call.kwargs["value"]) for call in manifests.await_args_list]
+    assert manifest["batch_id"] == "2026-W47" and manifest["answers_received"] == 6
+    assert manifest["record_counts"] == {"clip_rating.v1": 1} and manifest["revision"] == 1
