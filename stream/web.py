@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ from stream.security import aiokafka_auth
 
 if TYPE_CHECKING:
     from stream.app import Context
+    from stream.settings import Settings
 
 
 class AgreementView:
@@ -55,26 +57,30 @@ def bootstrap_servers(broker_url: str) -> str:
     return ",".join(part.split("://", 1)[-1] for part in broker_url.split(";"))
 
 
+async def tail_topic(settings: Settings, topic: str, apply: Callable[[bytes], None]) -> None:
+    """Read `topic` from the beginning and on, outside the consumer group, into an in-memory view
+    (every worker answers the web views)."""
+    consumer = AIOKafkaConsumer(topic, group_id=None, auto_offset_reset="earliest",
+                                bootstrap_servers=bootstrap_servers(settings.broker_url),
+                                **aiokafka_auth(settings))
+    while True:  # the topic may not exist yet on a fresh cluster
+        with contextlib.suppress(Exception):
+            await consumer.start()
+            break
+        await asyncio.sleep(1.0)
+    try:
+        async for message in consumer:
+            apply(message.value)
+    finally:
+        await consumer.stop()
+
+
 def register(app: faust.App, ctx: Context) -> None:
     view = ctx.agreement_view
 
     @app.task
     async def tail_agreement() -> None:
-        consumer = AIOKafkaConsumer(
-            ctx.topics.agreement.get_topic_name(), group_id=None, auto_offset_reset="earliest",
-            bootstrap_servers=bootstrap_servers(ctx.settings.broker_url),
-            **aiokafka_auth(ctx.settings),
-        )
-        while True:  # the topic may not exist yet on a fresh cluster
-            with contextlib.suppress(Exception):
-                await consumer.start()
-                break
-            await asyncio.sleep(1.0)
-        try:
-            async for message in consumer:
-                view.apply(message.value)
-        finally:
-            await consumer.stop()
+        await tail_topic(ctx.settings, ctx.topics.agreement.get_topic_name(), view.apply)
 
     @app.timer(5.0)
     async def measure_lag() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from datetime import UTC, datetime
@@ -12,14 +11,13 @@ from typing import TYPE_CHECKING, Any
 import faust
 import numpy as np
 import orjson
-from aiokafka import AIOKafkaConsumer
 from redis.exceptions import RedisError
 
 from schemas.rankings import PairingRound
 from stream.agents.ingest import TICK_PREFIX
 from stream.leaderboard import Board, RankConfig, pairing_rounds, refit
 from stream.ranking import MODALITIES, OVERALL, Tally, VoteBook
-from stream.security import aiokafka_auth, redis_client
+from stream.security import redis_client
 
 if TYPE_CHECKING:
     from stream.app import Context
@@ -201,20 +199,9 @@ def register_views(app: faust.App, ctx: Context) -> None:
 
     @app.task
     async def tail_rankings() -> None:
-        consumer = AIOKafkaConsumer(
-            ctx.topics.model_rankings.get_topic_name(), group_id=None, auto_offset_reset="earliest",
-            bootstrap_servers=",".join(p.split("://", 1)[-1] for p in ctx.settings.broker_url.split(";")),
-            **aiokafka_auth(ctx.settings))
-        while True:  # the topic may not exist yet on a fresh cluster
-            with contextlib.suppress(Exception):
-                await consumer.start()
-                break
-            await asyncio.sleep(1.0)
-        try:
-            async for message in consumer:
-                view.apply(message.value)
-        finally:
-            await consumer.stop()
+        from stream.web import tail_topic
+
+        await tail_topic(ctx.settings, ctx.topics.model_rankings.get_topic_name(), view.apply)
 
     @app.page("/rankings/{modality}")
     async def rankings(web: Any, request: Any, modality: str) -> Any:
