@@ -78,7 +78,9 @@ async def _flags(broker: str, topic: str) -> list[dict[str, object]]:
 
 def run(broker: str, redis: str, tmp: str, campaign: Campaign, rate: float | None) -> Run:
     events = [orjson.dumps(e) for e in generate(campaign)]
-    proc, port, prefix = start_worker(broker, tmp, redis_url=redis, windows='["1h","24h"]')
+    # the stages flags depend on (a deployment may run the others in another worker pool)
+    proc, port, prefix = start_worker(broker, tmp, redis_url=redis, windows='["1h","24h"]',
+                                      agents='["ingest","units","merge"]')
     try:
         started = time.monotonic()
         sent_at = asyncio.run(_produce(broker, prefix + "annotations", events, rate))
