@@ -51,7 +51,6 @@ class RecordContext:
     score_min: int
     tolerance: int
     required: int
-    threshold: Callable[[str], float]
     window_alpha: AlphaLookup
 
 
@@ -74,16 +73,14 @@ def pair_agreement(values: Sequence[int], tolerance: int) -> float | None:
     return sum(abs(a - b) <= tolerance for a, b in pairs) / len(pairs)
 
 
-def tier(n: int, agreement: float | None, alpha: float | None, threshold: float,
-         confidences: Sequence[str | None], required: int) -> str:
-    """high: the required raters, >= 2/3 of rater pairs agree, the window's alpha (if known) at or
-    above the threshold, and no rater unsure; low: under two raters, under half the pairs agree,
-    the window below threshold, or most raters unsure; medium otherwise."""
+def tier(n: int, agreement: float | None, confidences: Sequence[str | None], required: int) -> str:
+    """high: the required raters, >= 2/3 of rater pairs agree and no rater unsure; low: under two
+    raters, under half the pairs agree, or most raters unsure; medium otherwise. From the unit's
+    own answers only, so a version repeated after a crash has the same tier."""
     unsure = sum(c == "low" for c in confidences)
-    if agreement is None or agreement < 0.5 or (alpha is not None and alpha < threshold) \
-            or unsure * 2 > n:
+    if agreement is None or agreement < 0.5 or unsure * 2 > n:
         return "low"
-    if n >= required and agreement >= 2 / 3 and unsure == 0 and (alpha is None or alpha >= threshold):
+    if n >= required and agreement >= 2 / 3 and unsure == 0:
         return "high"
     return "medium"
 
@@ -112,7 +109,7 @@ def rating_dimension(scores: list[int], answers: list[Answer], alpha: float | No
         ratings=[Rating(annotator=a.annotator, score=s, confidence=a.confidence)
                  for a, s in zip(answers, scores, strict=True)],
         unit_agreement=agreement, window_alpha=alpha,
-        confidence_tier=tier(len(scores), agreement, alpha, ctx.threshold(dim), confidences, ctx.required),
+        confidence_tier=tier(len(scores), agreement, confidences, ctx.required),
     )
 
 
@@ -137,8 +134,7 @@ def preference_dimension(codes: list[int], alpha: float | None, confidences: lis
     return PreferenceDimension(
         winner="A" if p_a > 0.5 else "B" if p_a < 0.5 else "tie", p_a=p_a, n=n, votes_a=votes_a,
         votes_b=votes_b, ties=ties, agreement=agreement, window_alpha=alpha,
-        confidence_tier=tier(n, agreement, alpha, ctx.threshold(f"pairwise.{dim}"), confidences,
-                             ctx.required),
+        confidence_tier=tier(n, agreement, confidences, ctx.required),
     )
 
 

@@ -148,6 +148,7 @@ def summary(run: Run, stack: demostack.Stack, report: Path | None, interrupted: 
         "retraining": states["retraining"], "qualified": len(states["qualified"]),
         "final_windows": sum(1 for (_, name, _, _), r in run.observed.windows.items()
                              if name == "all" and r["final"]),
+        "batch_records": len(run.observed.batch_records), "batches_closed": sorted(run.observed.manifests),
         "planted": ground_truth(run.campaign), "report": str(report) if report else None,
         "pids": stack.pids, "out": str(stack.out),
     }
@@ -163,6 +164,8 @@ def closing_lines(facts: dict[str, Any]) -> list[str]:
         f"careless {', '.join(planted['careless'])} from {str(planted['careless_from'])[11:16]}",
         f"found: flags on {flagged} ({len(facts['flags'])} incl. slices); sent to retraining: "
         f"{', '.join(facts['retraining']) or 'nobody'}; qualified: {facts['qualified']}",
+        f"batches: {facts['batch_records']} records; closed {len(facts['batches_closed'])} "
+        f"({', '.join(facts['batches_closed']) or 'none'})",
         f"report: {facts['report'] or '(not written)'}",
     ]
 

@@ -16,9 +16,11 @@ import orjson
 
 from stream.embedded import Service, free_port, start_redis, start_tansu
 
-# Demo settings: one-hour windows (the campaign's seven event-time hours close several), and a
-# gold minimum of 6 answers, so annotators are judged within minutes of demo (production: 20)
-DEMO: dict[str, Any] = {"windows": ["1h"], "grace": "5m", "gold_min_answers": 6}
+# Demo settings: one-hour windows and two-hour batches (the campaign's seven event-time hours
+# close several of each), and a gold minimum of 6 answers, so annotators are judged within minutes
+# of demo (production: 1w batches, 20 answers)
+DEMO: dict[str, Any] = {"windows": ["1h"], "grace": "5m", "gold_min_answers": 6, "batch_length": "2h",
+                        "batch_salt": "alphawatch-demo"}
 DEMO_SETTINGS = {f"ALPHAWATCH_{k.upper()}": v if isinstance(v, str) else orjson.dumps(v).decode()
                  for k, v in DEMO.items()}
 

@@ -101,8 +101,13 @@ def side_panel(observed: Observed, progress: Progress) -> Table:
 def batches_line(observed: Observed) -> str:
     if not (observed.batch_records or observed.manifests):
         return "no batches yet"
-    closed = ", ".join(sorted(observed.manifests)) or "none closed"
-    return f"{len(observed.batch_records)} records in {len(observed.batch_ids)} batches; closed: {closed}"
+    records = f"{len(observed.batch_records)} records in {len(observed.batch_ids)} batches"
+    if not observed.manifests:
+        return f"{records}; none closed yet"
+    newest = observed.manifests[max(observed.manifests)]
+    return (f"{records}; {len(observed.manifests)} closed, newest {newest['batch_id']}: "
+            f"{newest.get('answers_included', 0)} of {newest.get('answers_received', 0)} answers in "
+            f"records, left out {newest.get('exclusions', {})}")
 
 
 def render(observed: Observed, progress: Progress, size: int, dimensions: list[str]) -> RenderableType:

@@ -144,8 +144,8 @@ class BatchStage:
                         event["event_id"], event["submitted_at"])
 
     def _emit_and_store(self, key: str, state: BatchUnit) -> list[tuple[bytes, bytes]]:
-        """Write the unit (before its record is sent: the changelog write is queued first), and
-        return the record if this change calls for a version."""
+        """Write the unit and return the record if this change calls for a version (both are
+        flushed before the input offset is committed)."""
         version = emission(state, self.policy)
         out = []
         if version is not None:
@@ -164,8 +164,7 @@ class BatchStage:
         view = self.ctx.agreement_view
         ctx = RecordContext(
             rid, version, batch_id, window, policy.unit_window_s, s.dimensions, s.score_min,
-            s.gold_tolerance, policy.required, s.threshold_for,
-            lambda dim: view.alpha_of(dim, policy.unit_window_s, window))
+            s.gold_tolerance, policy.required, lambda dim: view.alpha_of(dim, policy.unit_window_s, window))
         answers = [Answer(hash_annotator(self.salt, a), state["a"][a][2], state["q"][a][0], state["q"][a][3])
                    for a in eligible(state, policy)]
         record = build(state, answers, ctx, time.time())

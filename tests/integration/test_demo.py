@@ -68,6 +68,7 @@ def test_demo_runs_the_story_and_leaves_no_process(tmp_path: Path) -> None:
     assert "text_alignment" in summary["flagged_dimensions"]  # the ambiguous guideline was flagged
     assert summary["retraining"] == ["ann-0019"]  # the careless annotator, and nobody else
     assert summary["sent"] == summary["planned"] and summary["final_windows"] >= 7 * 4
+    assert summary["batch_records"] > 0 and len(summary["batches_closed"]) >= 2  # 2-hour demo batches
     assert len(summary["pids"]) == 3 and set(summary["pids"]) <= seen
     assert not [pid for pid in seen if alive(pid)]
     view = (tmp_path / "demo" / "liveview.txt").read_text()

@@ -159,8 +159,7 @@ def test_every_answer_is_included_once_or_excluded_once(ops: list[Any], replays:
 
 
 def _context(kind: str, alpha: float | None = 0.8) -> RecordContext:
-    return RecordContext("cr-x", 1, "2026-W47", START.timestamp(), 3600, DIMS, 1, 1, 3,
-                         lambda d: 0.667, lambda d: alpha)
+    return RecordContext("cr-x", 1, "2026-W47", START.timestamp(), 3600, DIMS, 1, 1, 3, lambda d: alpha)
 
 
 def test_clip_record_consensus_and_tier() -> None:
@@ -180,11 +179,12 @@ def test_clip_record_consensus_and_tier() -> None:
 
 
 def test_tier_rule() -> None:
-    assert tier(3, 1.0, 0.8, 0.667, ["high"] * 3, 3) == "high"
-    assert tier(3, 1.0, 0.5, 0.667, ["high"] * 3, 3) == "low"  # window below threshold
-    assert tier(3, 1 / 3, 0.8, 0.667, ["high"] * 3, 3) == "low"  # raters disagree
-    assert tier(3, 1.0, None, 0.667, ["low", "high", "high"], 3) == "medium"  # one unsure
-    assert tier(3, 1.0, None, 0.667, ["low", "low", "high"], 3) == "low"  # most unsure
+    assert tier(3, 1.0, ["high"] * 3, 3) == "high"
+    assert tier(3, 2 / 3, ["high", None, "medium"], 3) == "high"
+    assert tier(2, 1.0, ["high"] * 2, 3) == "medium"  # under the required raters
+    assert tier(3, 1 / 3, ["high"] * 3, 3) == "low"  # raters disagree
+    assert tier(3, 1.0, ["low", "high", "high"], 3) == "medium"  # one unsure
+    assert tier(3, 1.0, ["low", "low", "high"], 3) == "low"  # most unsure
     assert pair_agreement([1, 2, 5], 1) == pytest.approx(1 / 3) and pair_agreement([3], 1) is None
 
 

@@ -68,6 +68,17 @@ def test_observed_batches_count_records_once_and_keep_the_newest_manifest() -> N
     assert o.batch_records == {"r1"} and o.manifests["2026-W47"]["revision"] == 2
 
 
+def test_live_view_shows_closed_batches() -> None:
+    o = _observed()
+    for rid, batch in (("r1", "2026-11-20T00:00Z+2h"), ("r2", "2026-11-20T02:00Z+2h")):
+        o.apply("rlhf-batches", orjson.dumps({"record_id": rid, "version": 1, "batch_id": batch}))
+    o.apply("rlhf-batch-manifests", orjson.dumps({
+        "batch_id": "2026-11-20T00:00Z+2h", "revision": 1, "answers_received": 900, "answers_included": 600,
+        "exclusions": {"gold_item": 40, "annotator_qualifying": 260}}))
+    assert "2 records in 2 batches; 1 closed, newest 2026-11-20T00:00Z+2h: 600 of 900 answers in records, " \
+        "left out {'gold_item': 40, 'annotator_qualifying': 260}" in " ".join(_text(o).split())
+
+
 def _text(o: Observed) -> str:
     console = Console(file=io.StringIO(), width=140, record=True, color_system=None)
     progress = Progress(3000, 7570, 42.0, 180.0, {"valid": 2990.0, "invalid": 3.0, "applied": 2900.0}, 71.0,
