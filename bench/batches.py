@@ -24,6 +24,7 @@ import orjson
 from harness import counter, start_worker, stop
 
 from schemas.gold import GoldKeyRow
+from stream.batching import BatchClock
 from stream.embedded import start_redis, start_tansu
 from stream.export import latest_manifest, latest_records, read_topic, verify
 from stream.goldkey import publish_gold_key
@@ -80,8 +81,11 @@ def main() -> None:
             settings = Settings(broker_url=tansu.url, redis_url=redis_server.url, topic_prefix=prefix,
                                 app_id=prefix.rstrip("."), windows=["1h"], grace="5m")
             try:
+                clock = BatchClock(settings.batch_length_s, settings.grace_s)
+                batches = {clock.start_of(datetime.fromisoformat(orjson.loads(x)["submitted_at"]).timestamp())
+                           for x in lines}
                 started = asyncio.run(_run(settings, campaign, lines))
-                while counter(port, CLOSED) < 2 and time.perf_counter() - started < 1800:
+                while counter(port, CLOSED) < len(batches) and time.perf_counter() - started < 1800:
                     time.sleep(0.5)
                 _report(settings, time.perf_counter() - started, len(lines))
             finally:
