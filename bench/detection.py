@@ -105,31 +105,48 @@ def stationary(broker: str, redis: str, tmp: str, n: int) -> list[str]:
             f"{n / result.seconds:,.0f} events/s end to end"]
 
 
-def onset(broker: str, redis: str, tmp: str, before: int, after: int, rate: float) -> list[str]:
-    onset_unit = before // 3
-    campaign = Campaign(seed=202, n_clips=(before + after) // 3, ambiguous_dimension="text_alignment",
-                        ambiguous_from=onset_unit)
+@dataclass
+class Onset:
+    after: int | None  # annotations after the onset until the first text_alignment flag
+    early: int  # flags raised before the onset
+    others: list[str]  # other dimensions flagged after it
+    latencies: list[float]  # event -> qa-flags, every flag
+
+
+def onset_once(broker: str, redis: str, tmp: str, seed: int, before: int, after: int,
+               rate: float) -> Onset:
+    campaign = Campaign(seed=seed, n_clips=(before + after) // 3, ambiguous_dimension="text_alignment",
+                        ambiguous_from=before // 3)
     result = run(broker, redis, tmp, campaign, rate)
     low = [f for f in result.flags if f["kind"] == "agreement_low"]
     onset_at = result.sent_at[before]
     target = [f for f in low if f["dimension"] == "text_alignment" and _ts(f["tipping_event_at"]) >= onset_at]
     early = [f for f in low if _ts(f["tipping_event_at"]) < onset_at]
-    latencies = np.array([float(f["_on_topic"]) - _ts(f["tipping_event_at"]) for f in low  # type: ignore[arg-type]
-                          if f.get("tipping_event_at")])
-    if not target:
-        return ["onset (text_alignment -> alpha ~0.4)", "no flag", "-"]
-    first = target[0]
-    shown = ("slice", "window_size_s", "tipping_event_at", "raised_at", "alpha", "n_pairable_values")
-    print("first onset flag:", {k: first[k] for k in shown})
-    tipped = bisect.bisect_right(result.sent_at, _ts(first["tipping_event_at"]))
+    latencies = [float(f["_on_topic"]) - _ts(f["tipping_event_at"]) for f in low  # type: ignore[arg-type]
+                 if f.get("tipping_event_at")]
+    shown = ("dimension", "slice", "window_size_s", "final", "alpha", "n_pairable_values")
+    for f, latency in zip(low, latencies, strict=False):
+        print(f"seed {seed} flag:", {k: f[k] for k in shown}, f"latency {latency:.2f}s")
+    tipped = (bisect.bisect_right(result.sent_at, _ts(target[0]["tipping_event_at"])) - before
+              if target else None)
     others = sorted({str(f["dimension"]) for f in low if f not in early}
                     - {"text_alignment", "pairwise.text_alignment"})
-    return [f"onset after {before:,} stationary, {rate:.0f} events/s",
-            f"flagged {tipped - before:,} annotations after onset ({first['slice']}, "
-            f"{int(first['window_size_s']) // 3600}h); other dimensions flagged after onset: "
-            f"{others or 'none'}; false flags before onset: {len(early)}",  # type: ignore[call-overload]
-            f"latency event->qa-flags over {len(latencies)} flags: p50 {np.percentile(latencies, 50):.2f}s, "
-            f"p99 {np.percentile(latencies, 99):.2f}s"]
+    return Onset(tipped, len(early), others, latencies)
+
+
+def onset(broker: str, redis: str, tmp: str, seeds: int, before: int, after: int, rate: float) -> list[str]:
+    runs = [onset_once(broker, redis, tmp, 202 + i, before, after, rate) for i in range(seeds)]
+    found = [r.after for r in runs if r.after is not None]
+    lat = np.array([x for r in runs for x in r.latencies])
+    if not found or not len(lat):
+        return ["onset (text_alignment -> alpha ~0.4)", "no flag", "-"]
+    others = sorted({d for r in runs for d in r.others})
+    return [f"onset after {before:,} stationary, {rate:.0f} events/s, {seeds} seeds",
+            f"flagged in {len(found)} of {seeds} runs, {min(found):,} to {max(found):,} annotations after "
+            f"onset; other dimensions flagged after onset: {others or 'none'}; "
+            f"false flags before onset: {sum(r.early for r in runs)}",
+            f"latency event->qa-flags over {len(lat)} flags: p50 {np.percentile(lat, 50):.2f}s, "
+            f"p99 {np.percentile(lat, 99):.2f}s, max {lat.max():.2f}s"]
 
 
 def careless(broker: str, redis: str, tmp: str, n: int, rate: float | None) -> list[str]:
@@ -148,6 +165,7 @@ def main() -> None:
     parser.add_argument("--onset-before", type=int, default=6_000)
     parser.add_argument("--onset-after", type=int, default=3_000)
     parser.add_argument("--rate", type=float, default=100.0, help="events/s for the onset scenario")
+    parser.add_argument("--onset-seeds", type=int, default=3, help="onset runs (more flags for p99)")
     parser.add_argument("--careless-events", type=int, default=20_000)
     parser.add_argument("--only", nargs="+", default=["onset", "careless", "stationary"])
     args = parser.parse_args()
@@ -156,7 +174,8 @@ def main() -> None:
     rows = []
     try:
         if "onset" in args.only:
-            rows.append(onset(kafka.url, redis.url, tmp, args.onset_before, args.onset_after, args.rate))
+            rows.append(onset(kafka.url, redis.url, tmp, args.onset_seeds, args.onset_before,
+                              args.onset_after, args.rate))
         if "careless" in args.only:
             rows.append(careless(kafka.url, redis.url, tmp, args.careless_events, None))
         if "stationary" in args.only:
