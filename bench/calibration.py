@@ -35,6 +35,8 @@ from stream.qualification import STATES
 from stream.settings import Settings
 from stream.web import bootstrap_servers
 
+AGENTS = '["ingest","annotators"]'
+
 
 async def _records(broker: str, topic: str) -> list[dict[str, Any]]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(broker), group_id=None)
@@ -72,7 +74,8 @@ def stream_run(n: int, seed: int, annotators: int, kill: bool) -> list[str]:
     tmp = tempfile.mkdtemp(prefix="aw-calib-")
     proc = None
     try:
-        proc, port, prefix = start_worker(kafka.url, tmp, redis_url=red.url)
+        # the stages calibration depends on (a deployment may run the others in another worker pool)
+        proc, port, prefix = start_worker(kafka.url, tmp, redis_url=red.url, agents=AGENTS)
         settings = Settings(app_id=prefix[:-1], topic_prefix=prefix, broker_url=kafka.url, redis_url=red.url)
         events, rows, replay, truth = plan(scenario(seed, n, annotators), settings)
         asyncio.run(publish_gold_key(settings, [GoldKeyRow.model_validate(r) for r in rows]))
@@ -89,7 +92,8 @@ def stream_run(n: int, seed: int, annotators: int, kill: bool) -> list[str]:
             proc.wait()
             # a busy restarted worker answers /ready late: it works through the backlog first
             proc, port, _ = start_worker(kafka.url, tmp, ready_timeout=1800, redis_url=red.url,
-                                         app_id=settings.app_id, topic_prefix=prefix, web_port=str(port))
+                                         app_id=settings.app_id, topic_prefix=prefix, web_port=str(port),
+                                         agents=AGENTS)
             asyncio.run(produce(kafka.url, settings.topic("annotations"), lines[half:]))
         _wait(lambda: _gold_view(r, f"{settings.app_id}:", names) == want, 3600)
         seconds = time.monotonic() - started
