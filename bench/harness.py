@@ -32,20 +32,24 @@ APPLIED = r'^alphawatch_unit_events_total\{[^}]*outcome="applied"[^}]*\} (\S+)$'
 
 def start_worker(broker: str, tmp: str, ready_timeout: float = 120.0,
                  **settings: str) -> tuple[subprocess.Popen[bytes], int, str]:
-    """A worker with its own app id and topic prefix; returns (process, web port, topic prefix)."""
-    port, app_id = free_port(), f"bench-{uuid.uuid4().hex[:6]}"
+    """A worker with its own app id and topic prefix unless `settings` name them (a restart, a
+    second pool of the same app); returns (process, web port, topic prefix)."""
+    app_id = settings.pop("app_id", f"bench-{uuid.uuid4().hex[:6]}")
+    prefix = settings.pop("topic_prefix", f"{app_id}.")
+    port = int(settings.pop("web_port", free_port()))
     env = {**os.environ, "ALPHAWATCH_BROKER_URL": broker, "ALPHAWATCH_APP_ID": app_id,
-           "ALPHAWATCH_TOPIC_PREFIX": f"{app_id}.", "ALPHAWATCH_WEB_PORT": str(port),
-           "ALPHAWATCH_DATA_DIR": f"{tmp}/{app_id}", "ALPHAWATCH_REBALANCE_TIMEOUT_S": "2",
+           "ALPHAWATCH_TOPIC_PREFIX": prefix, "ALPHAWATCH_WEB_PORT": str(port),
+           "ALPHAWATCH_DATA_DIR": f"{tmp}/{app_id}-{port}", "ALPHAWATCH_REBALANCE_TIMEOUT_S": "2",
            **{f"ALPHAWATCH_{k.upper()}": v for k, v in settings.items()}}
     proc = subprocess.Popen([sys.executable, "-m", "stream.cli", "worker"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=open(f"{tmp}/{app_id}.log", "wb"))  # noqa: SIM115
+                            stdout=subprocess.DEVNULL,
+                            stderr=open(f"{tmp}/{app_id}-{port}.log", "wb"))  # noqa: SIM115
     deadline = time.monotonic() + ready_timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(Exception), urllib.request.urlopen(
                 f"http://127.0.0.1:{port}/ready", timeout=2) as resp:
             if orjson.loads(resp.read())["ready"]:
-                return proc, port, f"{app_id}."
+                return proc, port, prefix
         time.sleep(0.5)
     proc.kill()
     raise SystemExit("worker did not become ready")
