@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -39,32 +38,19 @@ def merge_config(ctx: Context) -> MergeConfig:
 
 
 class Publisher:
-    """Rate-limits live records per window (trailing edge: a change inside the interval is sent when
-    the interval ends, not with the next change) and keeps gauges on each key's newest window."""
+    """Rate-limits live records per window and keeps gauges on each key's newest window."""
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.last_sent: dict[Key, float] = {}
-        self.pending: set[Key] = set()
         self.newest: dict[tuple[str, str, str], int] = {}
 
     def due(self, key: Key) -> bool:
         now = time.monotonic()
         if now - self.last_sent.get(key, 0.0) < self.ctx.settings.snapshot_interval_s:
-            self.pending.add(key)
             return False
         self.last_sent[key] = now
-        self.pending.discard(key)
         return True
-
-    def take_due(self) -> list[Key]:
-        """Keys whose last change was held back and whose interval has now passed."""
-        now, interval = time.monotonic(), self.ctx.settings.snapshot_interval_s
-        ready = sorted(k for k in self.pending if now - self.last_sent.get(k, 0.0) >= interval)
-        for key in ready:
-            self.last_sent[key] = now
-            self.pending.discard(key)
-        return ready
 
     def observe(self, record: AgreementRecord) -> None:
         m, start = self.ctx.metrics, int(record.window_start.timestamp())
@@ -80,9 +66,7 @@ class Publisher:
         m.pairable.labels(*labels).set(record.n_pairable_values)
         if record.final:
             m.windows_final.labels(labels[2]).inc()
-            final_key = (record.dimension, record.slice, record.window_size_s, start)
-            self.last_sent.pop(final_key, None)
-            self.pending.discard(final_key)
+            self.last_sent.pop((record.dimension, record.slice, record.window_size_s, start), None)
 
 
 def record_key(record: AgreementRecord) -> bytes:
@@ -99,46 +83,34 @@ def register(app: faust.App, ctx: Context) -> None:
     for dimension, threshold in config.thresholds.items():
         ctx.metrics.threshold.labels(dimension).set(threshold)
 
-    merger = Merger(config, table)
-    lock = asyncio.Lock()  # the agent and the timer interleave at every await
-
-    async def emit(records: list[tuple[Key, AgreementRecord]]) -> None:
-        for key, record in records:
-            publisher.observe(record)
-            await agreement.send(key=record_key(record), value=record.model_dump_json().encode())
-            try:
-                flag = await flagger.evaluate(record, key, merger)
-            except RedisError as exc:
-                # no flag without the dedup store; records keep flowing, the metric alerts
-                ctx.metrics.flag_errors.inc()
-                log.warning("flag check skipped, Redis unavailable: %r", exc)
-                flag = None
-            flagger.show(flag_key(record.model_dump(include={"dimension", "slice", "window_size_s"})))
-            if flag is not None:
-                await qa_flags.send(key=flag.flag_id.encode(), value=flag.model_dump_json().encode())
-            if record.final:
-                merger.finish(key)
-
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def hand_over(sender: Any, revoked: Any, **_: Any) -> None:
         if any(tp.topic == ctx.topics.partials.get_topic_name() for tp in revoked):
             flagger.release()
-            publisher.pending.clear()
 
     @app.agent(ctx.topics.partials, name="merge")
     async def merge_agent(stream: Any) -> None:
+        merger = Merger(config, table)
         async for raw in stream:
             msg = orjson.loads(raw)
-            async with lock:
-                if msg["t"] == "partials":
-                    await emit([(k, merger.record(k, final=False)) for k in merger.on_partials(msg)
-                                if publisher.due(k)])
-                elif msg["t"] == "closed":
-                    await emit([(k, merger.record(k, final=True)) for k in merger.on_closed(msg)])
-
-    # a quarter interval: a held-back change waits at most 1.25 intervals, not until the next one
-    @app.timer(ctx.settings.snapshot_interval_s / 4)
-    async def send_held_back() -> None:
-        async with lock:
-            keys = [k for k in publisher.take_due() if k in merger.live and not merger.is_final(k)]
-            await emit([(k, merger.record(k, final=False)) for k in keys])
+            records: list[tuple[Key, AgreementRecord]] = []
+            if msg["t"] == "partials":
+                records += [(k, merger.record(k, final=False)) for k in merger.on_partials(msg)
+                            if publisher.due(k)]
+            elif msg["t"] == "closed":
+                records += [(k, merger.record(k, final=True)) for k in merger.on_closed(msg)]
+            for key, record in records:
+                publisher.observe(record)
+                await agreement.send(key=record_key(record), value=record.model_dump_json().encode())
+                try:
+                    flag = await flagger.evaluate(record, key, merger)
+                except RedisError as exc:
+                    # no flag without the dedup store; records keep flowing, the metric alerts
+                    ctx.metrics.flag_errors.inc()
+                    log.warning("flag check skipped, Redis unavailable: %r", exc)
+                    flag = None
+                flagger.show(flag_key(record.model_dump(include={"dimension", "slice", "window_size_s"})))
+                if flag is not None:
+                    await qa_flags.send(key=flag.flag_id.encode(), value=flag.model_dump_json().encode())
+                if record.final:
+                    merger.finish(key)
