@@ -86,9 +86,8 @@ def run(broker: str, redis: str, tmp: str, campaign: Campaign, rate: float | Non
     try:
         for agents in pools:
             named = {"app_id": prefix[:-1], "topic_prefix": prefix} if prefix else {}
-            proc, port, own = start_worker(broker, tmp, redis_url=redis, windows='["1h","24h"]',
-                                           agents=agents, **named)
-            prefix = prefix or own
+            proc, port, prefix = start_worker(broker, tmp, redis_url=redis, windows='["1h","24h"]',
+                                              agents=agents, **named)
             procs.append(proc)
         started = time.monotonic()
         sent_at = asyncio.run(_produce(broker, prefix + "annotations", events, rate))
