@@ -145,11 +145,13 @@ def onset_once(broker: str, redis: str, tmp: str, seed: int, before: int, after:
     onset_at = result.sent_at[before]
     target = [f for f in low if f["dimension"] == "text_alignment" and _ts(f["tipping_event_at"]) >= onset_at]
     early = [f for f in low if _ts(f["tipping_event_at"]) < onset_at]
-    latencies = [float(f["_on_topic"]) - _ts(f["tipping_event_at"]) for f in low  # type: ignore[arg-type]
-                 if f.get("tipping_event_at")]
+    # one (flag, latency) per flag that names its tipping event, so the print cannot misalign
+    timed = [(f, float(f["_on_topic"]) - _ts(f["tipping_event_at"])) for f in low  # type: ignore[arg-type]
+             if f.get("tipping_event_at")]
     shown = ("dimension", "slice", "window_size_s", "final", "alpha", "n_pairable_values")
-    for f, latency in zip(low, latencies, strict=False):
+    for f, latency in timed:
         print(f"seed {seed} flag:", {k: f[k] for k in shown}, f"latency {latency:.2f}s")
+    latencies = [latency for _, latency in timed]
     tipped = (bisect.bisect_right(result.sent_at, _ts(target[0]["tipping_event_at"])) - before
               if target else None)
     others = sorted({str(f["dimension"]) for f in low if f not in early}
