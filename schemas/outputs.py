@@ -77,6 +77,9 @@ class Flag(_Out):
     ci_low: float | None
     ci_high: float | None
     p_below_threshold: float | None
+    required_confidence: float | None = Field(
+        None, description="on agreement_low: the confidence its look required (a window's looks share "
+        "the error budget 1 - flag_confidence)")
     threshold: float
     n_pairable_values: float
     final: bool

@@ -27,35 +27,78 @@ def min_pairable_values(alpha_min: float, confidence: float, n_values: int) -> i
     return math.ceil(2 * z * z * bracket)
 
 
+# share of a window's error budget spent at look k: 6 / (pi^2 (k + 1)^2), which sums to 1 over
+# every look, so a window tested at every look still raises falsely with at most 1 - confidence
+_SPEND = 6 / math.pi**2
+# bootstrap replicates per look: enough for about this many replicates in the tail being tested
+_TAIL_REPLICATES = 25
+_MAX_LOOK_REPLICATES = 20_000
+
+
 @dataclass(frozen=True)
 class Policy:
-    """When to raise and clear a flag for one dimension."""
+    """When to raise and clear a flag for one dimension.
+
+    A window is tested for a raise once per information look: look k begins when its pairable
+    values first reach min_pairable * look_growth^k, and spends its share of the error budget
+    1 - confidence (see `look_error`). Testing every live record at `confidence` instead would
+    multiply the false flags by the number of records a window gets.
+    """
 
     threshold: float
     confidence: float
     margin: float
     min_pairable: float
+    look_growth: float = 2.0
+
+    def look(self, n: float) -> int | None:
+        """The look that n pairable values fall in, None below the minimum sample."""
+        if n < self.min_pairable:
+            return None
+        # the epsilon keeps n exactly at a boundary in the look it opens, despite float logs
+        return int(math.log(n / self.min_pairable) / math.log(self.look_growth) + 1e-9)
+
+    def look_error(self, k: int) -> float:
+        """Error budget of look k: (1 - confidence) * 6 / (pi^2 (k + 1)^2)."""
+        return (1 - self.confidence) * _SPEND / (k + 1) ** 2
+
+    def look_confidence(self, k: int) -> float:
+        return 1 - self.look_error(k)
+
+    def look_replicates(self, k: int, floor: int) -> int:
+        """Bootstrap replicates for look k: at least `floor`, enough to resolve its tail."""
+        return max(floor, min(_MAX_LOOK_REPLICATES, math.ceil(_TAIL_REPLICATES / self.look_error(k))))
 
 
 @dataclass(frozen=True)
 class Decision:
     kind: FlagKind
     reason: str
+    p_below: float | None = None  # a raise: P(alpha < threshold) at its look
+    required: float | None = None  # a raise: the confidence its look required
 
 
-def decide(policy: Policy, record: dict[str, Any], is_open: bool, p_below_recovery: float | None
-           ) -> Decision | None:
-    """Raise when P(alpha < threshold) >= confidence on enough data; clear (hysteresis) only when
-    P(alpha < threshold + margin) <= 1 - confidence, i.e. alpha is confidently back above it."""
+def decide_raise(policy: Policy, record: dict[str, Any], look: int, p_below: float | None
+                 ) -> Decision | None:
+    """Raise when, at a new look, the bootstrap gives P(alpha < threshold) >= the look's confidence."""
     n = float(record["n_pairable_values"])
-    if record["alpha"] is None or n < policy.min_pairable:
+    if record["alpha"] is None or p_below is None or policy.look(n) is None:
         return None
-    p_below = record["p_below_threshold"]
-    if not is_open and p_below is not None and p_below >= policy.confidence:
-        return Decision("agreement_low", f"P(alpha < {policy.threshold}) = {p_below:.3f} "
-                        f">= {policy.confidence} with n = {n:.0f} pairable values")
+    required = policy.look_confidence(look)
+    if p_below < required:
+        return None
+    return Decision("agreement_low", f"P(alpha < {policy.threshold}) = {p_below:.4f} >= {required:.4f} "
+                    f"(look {look}) with n = {n:.0f} pairable values", p_below, required)
+
+
+def decide_clear(policy: Policy, record: dict[str, Any], p_below_recovery: float | None
+                 ) -> Decision | None:
+    """Clear (hysteresis) only when P(alpha < threshold + margin) <= 1 - confidence, i.e. alpha is
+    confidently back above it, on enough data."""
+    if record["alpha"] is None or policy.look(float(record["n_pairable_values"])) is None:
+        return None
     recovered_bar = policy.threshold + policy.margin
-    if is_open and p_below_recovery is not None and p_below_recovery <= 1 - policy.confidence:
+    if p_below_recovery is not None and p_below_recovery <= 1 - policy.confidence:
         return Decision("agreement_recovered", f"P(alpha < {recovered_bar:.3f}) = "
                         f"{p_below_recovery:.3f} <= {1 - policy.confidence:.3f}")
     return None

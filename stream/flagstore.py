@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
+
+
+class OpenFlags(Protocol):
+    """What the flag agent needs from a store of open flags."""
+
+    async def open_flag(self, key: str) -> str | None: ...
+    async def try_open(self, key: str, flag_id: str) -> bool: ...
+    async def try_close(self, key: str, flag_id: str) -> bool: ...
+    async def all_open(self) -> dict[str, str]: ...
+
 
 # KEYS: open, cooldown; ARGV: flag id. Opens only when nothing is open and no cooldown runs.
 _OPEN = """
@@ -55,3 +65,26 @@ class FlagStore:
             if value is not None:
                 out[str(name).split("flag:open:", 1)[1]] = str(value)
         return out
+
+
+class MemoryFlagStore:
+    """FlagStore's operations on a dict, for offline replays and tests: one process, no cooldown
+    (so a replay counts every raise the policy makes)."""
+
+    def __init__(self) -> None:
+        self.flags: dict[str, str] = {}
+
+    async def open_flag(self, key: str) -> str | None:
+        return self.flags.get(key)
+
+    async def try_open(self, key: str, flag_id: str) -> bool:
+        return self.flags.setdefault(key, flag_id) == flag_id
+
+    async def try_close(self, key: str, flag_id: str) -> bool:
+        if self.flags.get(key) != flag_id:
+            return False
+        del self.flags[key]
+        return True
+
+    async def all_open(self) -> dict[str, str]:
+        return dict(self.flags)

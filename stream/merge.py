@@ -162,6 +162,16 @@ class Merger:
             self._boot_cache[key] = (draws, reps)
         return reps
 
+    def p_below(self, key: Key, final: bool, threshold: float, n_boot: int) -> float | None:
+        """A fresh bootstrap's P(alpha < threshold) over `n_boot` replicates, for a flag look
+        (records reuse cached replicates; a look tests far into the tail and needs more)."""
+        matrix, _, _ = self.matrix(key, final)
+        dim = key[0]
+        scale = np.asarray(self.config.scales[dim], dtype=float)
+        reps, _ = bootstrap_replicates(matrix.o, scale, self.config.levels[dim], self.draws(matrix),
+                                       n_boot=max(1, n_boot), rng=np.random.default_rng(self.config.seed))
+        return float(np.mean(reps < threshold)) if reps is not None else None
+
     def draws(self, matrix: Coincidence) -> float:
         """Pairs drawn per replicate. KALPHA draws every pairable pair (`pairs`), as if a unit's
         m(m-1)/2 pairs were independent; they are not, and its interval comes out about half as

@@ -66,13 +66,13 @@ def series_offline(result: OfflineResult, settings: Settings) -> dict[str, list[
 
 def offline_flags(series: dict[str, list[dict[str, Any]]], settings: Settings) -> list[dict[str, Any]]:
     """Without the stream, the windows the flag policy would raise on (final records only: no
-    live snapshots offline), marked as computed offline."""
+    live snapshots offline, so each window is one look), marked as computed offline."""
     flags = []
     for dim, rows in series.items():
+        policy = settings.flag_policy(dim)
         for row in rows:
-            p = row["p_below_threshold"]
-            if p is not None and p >= settings.flag_confidence and (
-                    row["n_pairable_values"] >= settings.min_pairable_for(dim)):
+            p, look = row["p_below_threshold"], policy.look(row["n_pairable_values"])
+            if p is not None and look is not None and p >= policy.look_confidence(look):
                 flags.append({"kind": "agreement_low", "dimension": dim, "slice": "all",
                               "window_start": row["window_start"], "alpha": row["alpha"],
                               "ci_low": row["ci_low"], "ci_high": row["ci_high"], "reason": "offline"})

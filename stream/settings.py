@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from stream.flags import Policy
 
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
 AgentName = Literal["ingest", "units", "merge", "notify", "annotators", "batches", "ranking"]
@@ -88,6 +91,7 @@ class Settings(BaseSettings):
     flag_confidence: float = Field(0.95, gt=0.5, lt=1)
     flag_margin: float = Field(0.05, ge=0, lt=1)
     flag_min_pairable: int | None = Field(None, ge=2)
+    flag_look_growth: float = Field(2.0, gt=1, le=10)
     flag_cooldown_s: int = Field(600, ge=0)
     webhooks: list[str] = Field(default_factory=list)
     webhook_secret: SecretStr = SecretStr("")
@@ -261,6 +265,12 @@ class Settings(BaseSettings):
             return self.flag_min_pairable
         n_values = 3 if dimension.startswith("pairwise.") else len(self.scale)
         return min_pairable_values(self.threshold_for(dimension), self.flag_confidence, n_values)
+
+    def flag_policy(self, dimension: str) -> Policy:
+        from stream.flags import Policy
+
+        return Policy(self.threshold_for(dimension), self.flag_confidence, self.flag_margin,
+                      self.min_pairable_for(dimension), self.flag_look_growth)
 
     def topic(self, name: str) -> str:
         """Full topic name; a prefix lets tests and tenants share one cluster."""

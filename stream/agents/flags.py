@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from schemas.outputs import AgreementRecord, Flag
-from stream.flags import Policy, decide, flag_id, flag_key
-from stream.flagstore import FlagStore
+from stream.flags import Decision, decide_clear, decide_raise, flag_id, flag_key
+from stream.flagstore import OpenFlags
 from stream.merge import Key, Merger
 
 if TYPE_CHECKING:
@@ -17,14 +17,14 @@ if TYPE_CHECKING:
 class Flagger:
     """Turns records into at most one open flag per dimension, slice and window size."""
 
-    def __init__(self, ctx: Context, store: FlagStore):
+    def __init__(self, ctx: Context, store: OpenFlags):
         self.ctx = ctx
         self.store = store
         self.open: dict[str, str] | None = None
+        self.looked: dict[Key, int] = {}  # per window: the newest look tested for a raise
         s = ctx.settings
-        self.policies = {d: Policy(s.threshold_for(d), s.flag_confidence, s.flag_margin,
-                                   s.min_pairable_for(d))
-                         for d in [*s.dimensions, *(f"pairwise.{x}" for x in s.dimensions)]}
+        dims = [*s.dimensions, *(f"pairwise.{x}" for x in s.dimensions)]
+        self.policies = {d: s.flag_policy(d) for d in dims}
 
     def show(self, fkey: str) -> None:
         """Open-flag gauge of one key: 1 while open, 0 once its records were checked."""
@@ -37,7 +37,26 @@ class Flagger:
     def release(self) -> None:
         """The merge stage moved away: the next owner reloads from Redis and reports the gauge."""
         self.open = None
+        self.looked.clear()
         self.ctx.metrics.flags_open.clear()
+
+    def raise_check(self, record: AgreementRecord, key: Key, merger: Merger) -> Decision | None:
+        """Test a window for a raise once per look (the policy spends its error budget per look)."""
+        policy = self.policies[record.dimension]
+        look = policy.look(record.n_pairable_values)
+        # a final is the window's last record: forget the window, and test it only at a new look
+        last = self.looked.pop(key, -1) if record.final else self.looked.get(key, -1)
+        if look is None or look <= last or record.p_below_threshold is None:
+            return None
+        if not record.final:
+            self.looked[key] = look
+        if record.p_below_threshold < 0.5:
+            # the record's own bootstrap (cached, 200 replicates) already rules a raise out: the
+            # look is spent without paying for the look's larger bootstrap
+            return None
+        n_boot = policy.look_replicates(look, self.ctx.settings.bootstrap_samples)
+        p_below = merger.p_below(key, record.final, policy.threshold, n_boot)
+        return decide_raise(policy, record.model_dump(include={"alpha", "n_pairable_values"}), look, p_below)
 
     async def evaluate(self, record: AgreementRecord, key: Key, merger: Merger) -> Flag | None:
         # only the merge stage raises flags and it runs on one worker at a time, so a copy of the
@@ -49,9 +68,12 @@ class Flagger:
                 self.show(loaded)
         data = record.model_dump(mode="json")
         fkey = flag_key(data)
-        opened = self.open.get(fkey)
-        decision = decide(self.policies[record.dimension], data, opened is not None,
-                          record.p_below_recovery)
+        if self.open.get(fkey) is None:
+            decision = self.raise_check(record, key, merger)
+        else:
+            if record.final:
+                self.looked.pop(key, None)
+            decision = decide_clear(self.policies[record.dimension], data, record.p_below_recovery)
         if decision is None:
             return None
         opened = await self.store.open_flag(fkey)  # the authoritative state before acting
@@ -77,7 +99,9 @@ class Flagger:
             flag_id=new_id, kind=decision.kind, opened_flag_id=opened_id, reason=decision.reason,
             dimension=record.dimension, slice=record.slice, window_size_s=record.window_size_s,
             window_start=record.window_start, window_end=record.window_end, alpha=record.alpha,
-            ci_low=record.ci_low, ci_high=record.ci_high, p_below_threshold=record.p_below_threshold,
+            ci_low=record.ci_low, ci_high=record.ci_high,
+            p_below_threshold=record.p_below_threshold if decision.p_below is None else decision.p_below,
+            required_confidence=decision.required,
             threshold=record.threshold, n_pairable_values=record.n_pairable_values,
             final=record.final, top_annotators=people, confused_values=values,
             tipping_event_at=record.last_event_at,

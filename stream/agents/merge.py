@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import faust
@@ -43,14 +44,23 @@ class Publisher:
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.last_sent: dict[Key, float] = {}
+        self.pending: set[Key] = set()
         self.newest: dict[tuple[str, str, str], int] = {}
 
-    def due(self, key: Key) -> bool:
-        now = time.monotonic()
-        if now - self.last_sent.get(key, 0.0) < self.ctx.settings.snapshot_interval_s:
-            return False
-        self.last_sent[key] = now
-        return True
+    def select(self, changed: Iterable[Key]) -> list[Key]:
+        """Windows due a live record: changed now or held back, and past their interval.
+
+        Trailing edge: a change inside the interval goes out with the first message read after the
+        interval (the unit stage sends one every interval while anything changes), not with its
+        window's next change, which may never come before the window closes.
+        """
+        now, interval = time.monotonic(), self.ctx.settings.snapshot_interval_s
+        self.pending.update(changed)
+        ready = sorted(k for k in self.pending if now - self.last_sent.get(k, 0.0) >= interval)
+        for key in ready:
+            self.last_sent[key] = now
+            self.pending.discard(key)
+        return ready
 
     def observe(self, record: AgreementRecord) -> None:
         m, start = self.ctx.metrics, int(record.window_start.timestamp())
@@ -66,7 +76,9 @@ class Publisher:
         m.pairable.labels(*labels).set(record.n_pairable_values)
         if record.final:
             m.windows_final.labels(labels[2]).inc()
-            self.last_sent.pop((record.dimension, record.slice, record.window_size_s, start), None)
+            final_key = (record.dimension, record.slice, record.window_size_s, start)
+            self.last_sent.pop(final_key, None)
+            self.pending.discard(final_key)
 
 
 def record_key(record: AgreementRecord) -> bytes:
@@ -87,18 +99,18 @@ def register(app: faust.App, ctx: Context) -> None:
     async def hand_over(sender: Any, revoked: Any, **_: Any) -> None:
         if any(tp.topic == ctx.topics.partials.get_topic_name() for tp in revoked):
             flagger.release()
+            publisher.pending.clear()
 
     @app.agent(ctx.topics.partials, name="merge")
     async def merge_agent(stream: Any) -> None:
         merger = Merger(config, table)
         async for raw in stream:
             msg = orjson.loads(raw)
-            records: list[tuple[Key, AgreementRecord]] = []
-            if msg["t"] == "partials":
-                records += [(k, merger.record(k, final=False)) for k in merger.on_partials(msg)
-                            if publisher.due(k)]
-            elif msg["t"] == "closed":
-                records += [(k, merger.record(k, final=True)) for k in merger.on_closed(msg)]
+            changed = merger.on_partials(msg) if msg["t"] == "partials" else []
+            finals = merger.on_closed(msg) if msg["t"] == "closed" else []
+            live = [k for k in publisher.select(changed) if k in merger.live and not merger.is_final(k)]
+            records = [(k, merger.record(k, final=False)) for k in live]
+            records += [(k, merger.record(k, final=True)) for k in finals]
             for key, record in records:
                 publisher.observe(record)
                 await agreement.send(key=record_key(record), value=record.model_dump_json().encode())

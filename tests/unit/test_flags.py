@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from stream.flags import Policy, confused_values, decide, flag_id, min_pairable_values
+import pytest
+
+from stream.flags import Policy, confused_values, decide_clear, decide_raise, flag_id, min_pairable_values
 from stream.notify import body_of, signature, slack_text
 
 POLICY = Policy(threshold=0.667, confidence=0.95, margin=0.05, min_pairable=81)
@@ -21,20 +24,41 @@ def test_minimum_sample_matches_krippendorffs_published_checks() -> None:
     assert min_pairable_values(0.667, 0.95, 4) == 81
 
 
-def test_raise_needs_enough_data_and_confidence() -> None:
-    assert decide(POLICY, _record(0.3, 80, 1.0), False, 1.0) is None  # too few pairable values
-    assert decide(POLICY, _record(0.6, 200, 0.90), False, 1.0) is None  # not confident enough
-    raised = decide(POLICY, _record(0.5, 200, 0.99), False, 1.0)
+def test_looks_begin_at_the_minimum_and_double() -> None:
+    assert POLICY.look(80) is None
+    assert [POLICY.look(n) for n in (81, 161, 162, 323, 324, 81 * 2**10)] == [0, 0, 1, 1, 2, 10]
+
+
+def test_looks_share_the_error_budget() -> None:
+    spent = sum(POLICY.look_error(k) for k in range(100_000))
+    assert 0.04999 < spent <= 0.05  # every look of a window together: at most 1 - confidence
+    assert POLICY.look_confidence(0) == pytest.approx(1 - 0.05 * 6 / math.pi**2)
+    confidences = [POLICY.look_confidence(k) for k in range(20)]
+    assert confidences == sorted(confidences) and confidences[0] > POLICY.confidence
+
+
+def test_look_replicates_resolve_the_tail() -> None:
+    assert POLICY.look_replicates(0, 1000) == 1000  # 25 / 0.0304 = 823: the floor is enough
+    assert POLICY.look_replicates(3, 1000) == math.ceil(25 / POLICY.look_error(3))
+    assert POLICY.look_replicates(500, 1000) == 20_000  # capped
+
+
+def test_raise_needs_enough_data_and_the_looks_confidence() -> None:
+    assert decide_raise(POLICY, _record(0.3, 80, 1.0), 0, 1.0) is None  # too few pairable values
+    assert decide_raise(POLICY, _record(0.6, 200, 0.96), 0, 0.96) is None  # look 0 needs 0.9696
+    raised = decide_raise(POLICY, _record(0.5, 200, 0.99), 0, 0.99)
     assert raised is not None and raised.kind == "agreement_low"
-    assert decide(POLICY, _record(0.5, 200, 0.99), True, 1.0) is None  # already open
+    assert raised.p_below == 0.99 and raised.required == pytest.approx(POLICY.look_confidence(0))
+    assert decide_raise(POLICY, _record(0.5, 200, 0.99), 1, 0.99) is None  # look 1 needs 0.9924
+    assert decide_raise(POLICY, {**_record(0.5, 200, 0.99), "alpha": None}, 0, 1.0) is None
 
 
 def test_recovery_needs_confidence_above_threshold_plus_margin() -> None:
     # alpha above threshold but not confidently above threshold + margin: stays open
-    assert decide(POLICY, _record(0.70, 400, 0.10), True, 0.40) is None
-    cleared = decide(POLICY, _record(0.80, 400, 0.0), True, 0.01)
+    assert decide_clear(POLICY, _record(0.70, 400, 0.10), 0.40) is None
+    cleared = decide_clear(POLICY, _record(0.80, 400, 0.0), 0.01)
     assert cleared is not None and cleared.kind == "agreement_recovered"
-    assert decide(POLICY, _record(0.80, 400, 0.0), False, 0.01) is None  # nothing to clear
+    assert decide_clear(POLICY, _record(0.80, 50, 0.0), 0.0) is None  # too few pairable values
 
 
 def test_flag_ids_are_deterministic() -> None:
