@@ -148,7 +148,8 @@ def onset_once(broker: str, redis: str, tmp: str, seed: int, before: int, after:
     # one (flag, latency) per flag that names its tipping event, so the print cannot misalign
     timed = [(f, float(f["_on_topic"]) - _ts(f["tipping_event_at"])) for f in low  # type: ignore[arg-type]
              if f.get("tipping_event_at")]
-    shown = ("dimension", "slice", "window_size_s", "final", "alpha", "n_pairable_values")
+    shown = ("dimension", "slice", "window_size_s", "final", "alpha", "n_pairable_values",
+             "required_confidence")
     for f, latency in timed:
         print(f"seed {seed} flag:", {k: f[k] for k in shown}, f"latency {latency:.2f}s")
     latencies = [latency for _, latency in timed]

@@ -105,7 +105,7 @@ class Replay:
     def check(self, key: Key, final: bool) -> None:
         record = self.merger.record(key, final=final)
         policy = self.flagger.policies[key[0]]
-        enough = policy.look(record.n_pairable_values) is not None
+        enough = policy.look(record.n_pairable_values, policy.minimum(record.rarest_share)) is not None
         if enough and (record.p_below_threshold or 0.0) >= policy.confidence:
             self.per_record.add(key)
         flag = self.loop.run_until_complete(self.flagger.evaluate(record, key, self.merger))
@@ -136,6 +136,8 @@ def main() -> None:
                         help="events between live snapshots (0.25 s at 600 events/s)")
     parser.add_argument("--onset", type=int, default=0, metavar="SEEDS",
                         help="onset campaigns (6,000 stationary, then text_alignment ambiguous) instead")
+    parser.add_argument("--noise", type=float, nargs=2, default=(0.5, 0.8), metavar=("LOW", "HIGH"),
+                        help="annotators' noise sd range (0.5-0.8: alpha about 0.8; 0.7-1.0: about 0.7)")
     args = parser.parse_args()
     settings = Settings()
     if args.onset:
@@ -143,7 +145,7 @@ def main() -> None:
         return
     started, flags, done, per_record = time.monotonic(), 0, 0, 0
     for index in range(max(1, args.annotations // args.chunk)):
-        c = Campaign(seed=args.seed + index, n_clips=args.chunk // 3)
+        c = Campaign(seed=args.seed + index, n_clips=args.chunk // 3, noise_sd=tuple(args.noise))
         r = replay(c, settings, args.snapshot_events)
         flags += len(r.flags)
         per_record += len(r.per_record)

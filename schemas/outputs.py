@@ -51,6 +51,9 @@ class AgreementRecord(_Out):
     n_units: int
     n_pairable_units: int
     n_pairable_values: float
+    rarest_share: float | None = Field(
+        None, description="share of the pairable values taken by the rarest value that occurs "
+        "(Krippendorff's minimum sample for a flag grows as it shrinks)")
     n_annotators: int
     late: int = Field(0, description="ratings that arrived after this window's final and were not applied")
     last_event_at: AwareDatetime | None = Field(

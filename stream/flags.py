@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any, Literal
@@ -13,18 +14,23 @@ import numpy as np
 FlagKind = Literal["agreement_low", "agreement_recovered"]
 
 
-def min_pairable_values(alpha_min: float, confidence: float, n_values: int) -> int:
+def min_pairable_values(alpha_min: float, confidence: float, p_c: float) -> int:
     """Krippendorff's (2013) minimum number of pairable values to tell alpha >= alpha_min.
 
     N >= 2 z^2 [ (1 + a)(3 - a) / (4 (1 - a) p_c (1 - p_c)) - a ], with z one-tailed for the
-    confidence and p_c the share of the rarest category; with nothing better known we take the
-    uniform share 1 / n_values (5-point scale: p_c = 0.2).
+    confidence and p_c the share of the rarest value (a 5-point scale used evenly: p_c = 0.2).
     """
     z = NormalDist().inv_cdf(confidence)
-    p_c = 1.0 / n_values
     a = alpha_min
     bracket = (1 + a) * (3 - a) / (4 * (1 - a) * p_c * (1 - p_c)) - a
     return math.ceil(2 * z * z * bracket)
+
+
+def rarest_share(marginals: Sequence[float] | np.ndarray, floor: float) -> float | None:
+    """Share of the rarest value that occurs (at least `floor`); None when nothing occurs."""
+    total = float(sum(marginals))
+    present = [float(m) / total for m in marginals if m > 0] if total > 0 else []
+    return max(floor, min(present)) if present else None
 
 
 # share of a window's error budget spent at look k: 6 / (pi^2 (k + 1)^2), which sums to 1 over
@@ -39,24 +45,36 @@ _MAX_LOOK_REPLICATES = 20_000
 class Policy:
     """When to raise and clear a flag for one dimension.
 
-    A window is tested for a raise once per information look: look k begins when its pairable
-    values first reach min_pairable * look_growth^k, and spends its share of the error budget
-    1 - confidence (see `look_error`). Testing every live record at `confidence` instead would
-    multiply the false flags by the number of records a window gets.
+    The minimum sample is Krippendorff's for the rarest value the window holds (`minimum`), or a
+    fixed `min_pairable`. A window is tested for a raise once per information look: look k begins
+    when its pairable values first reach minimum * look_growth^k, and spends its share of the
+    error budget 1 - confidence (see `look_error`). Testing every live record at `confidence`
+    instead would multiply the false flags by the number of records a window gets.
     """
 
     threshold: float
     confidence: float
     margin: float
-    min_pairable: float
+    n_values: int
+    min_pairable: float | None = None
     look_growth: float = 2.0
+    min_share: float = 0.05
 
-    def look(self, n: float) -> int | None:
+    def minimum(self, rarest: float | None = None) -> float:
+        """Pairable values needed: a rare value carries little information, so the rarer the
+        window's rarest value (its share, floored at `min_share`), the more values; an evenly
+        used scale when unknown."""
+        if self.min_pairable is not None:
+            return self.min_pairable
+        p_c = max(self.min_share, rarest) if rarest is not None else 1.0 / self.n_values
+        return min_pairable_values(self.threshold, self.confidence, p_c)
+
+    def look(self, n: float, minimum: float) -> int | None:
         """The look that n pairable values fall in, None below the minimum sample."""
-        if n < self.min_pairable:
+        if n < minimum:
             return None
         # the epsilon keeps n exactly at a boundary in the look it opens, despite float logs
-        return int(math.log(n / self.min_pairable) / math.log(self.look_growth) + 1e-9)
+        return int(math.log(n / minimum) / math.log(self.look_growth) + 1e-9)
 
     def look_error(self, k: int) -> float:
         """Error budget of look k: (1 - confidence) * 6 / (pi^2 (k + 1)^2)."""
@@ -80,9 +98,10 @@ class Decision:
 
 def decide_raise(policy: Policy, record: dict[str, Any], look: int, p_below: float | None
                  ) -> Decision | None:
-    """Raise when, at a new look, the bootstrap gives P(alpha < threshold) >= the look's confidence."""
+    """Raise when, at a new look (the caller knows the window reached it), the bootstrap gives
+    P(alpha < threshold) >= the look's confidence."""
     n = float(record["n_pairable_values"])
-    if record["alpha"] is None or p_below is None or policy.look(n) is None:
+    if record["alpha"] is None or p_below is None:
         return None
     required = policy.look_confidence(look)
     if p_below < required:
@@ -91,11 +110,11 @@ def decide_raise(policy: Policy, record: dict[str, Any], look: int, p_below: flo
                     f"(look {look}) with n = {n:.0f} pairable values", p_below, required)
 
 
-def decide_clear(policy: Policy, record: dict[str, Any], p_below_recovery: float | None
-                 ) -> Decision | None:
+def decide_clear(policy: Policy, record: dict[str, Any], p_below_recovery: float | None,
+                 minimum: float) -> Decision | None:
     """Clear (hysteresis) only when P(alpha < threshold + margin) <= 1 - confidence, i.e. alpha is
-    confidently back above it, on enough data."""
-    if record["alpha"] is None or policy.look(float(record["n_pairable_values"])) is None:
+    confidently back above it, on at least `minimum` pairable values."""
+    if record["alpha"] is None or float(record["n_pairable_values"]) < minimum:
         return None
     recovered_bar = policy.threshold + policy.margin
     if p_below_recovery is not None and p_below_recovery <= 1 - policy.confidence:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from schemas.outputs import AgreementRecord
-from stream.flags import confused_values, top_annotators
+from stream.flags import confused_values, rarest_share, top_annotators
 from stream.stats import Coincidence, Level, bootstrap_replicates
 from stream.windows import to_datetime
 
@@ -135,7 +135,8 @@ class Merger:
                               if reps is not None else None),
             threshold=threshold,
             n_units=matrix.n_units, n_pairable_units=matrix.n_pairable_units,
-            n_pairable_values=result.n_pairable_values, n_annotators=n_annotators, late=late,
+            n_pairable_values=result.n_pairable_values,
+            rarest_share=rarest_share(matrix.marginals, 0.0), n_annotators=n_annotators, late=late,
             final=final, partitions_reporting=reporting,
             last_event_at=self.last_event_at(key, final),
             computed_at=now or datetime.now(UTC),

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from schemas.events import PairwiseEvent, RatingEvent, RetractionEvent, unit_key
+from stream.flags import rarest_share
 from stream.settings import Settings
 from stream.stats import LEVELS, Coincidence
 from stream.units import PAIRWISE_SCALE, UnitState, answer_of, apply, counts_for, new_state
@@ -101,6 +102,7 @@ def summarize(key: GroupKey, matrix: Coincidence, settings: Settings) -> dict[st
                            if not (dim.startswith("pairwise.") and lv == "ratio")},
         "n_units": matrix.n_units, "n_pairable_units": matrix.n_pairable_units,
         "n_pairable_values": main.n_pairable_values,
+        "rarest_share": rarest_share(matrix.marginals, 0.0),
     }
 
 

@@ -52,7 +52,8 @@ def series_from_topics(observed: Observed, settings: Settings) -> dict[str, list
 
 
 def _point(row: dict[str, Any]) -> dict[str, Any]:
-    keep = ("alpha", "ci_low", "ci_high", "p_below_threshold", "n_pairable_values", "n_units")
+    keep = ("alpha", "ci_low", "ci_high", "p_below_threshold", "n_pairable_values", "rarest_share",
+            "n_units")
     return {"window_start": _iso(row["window_start"]), "final": bool(row.get("final", True)),
             **{k: row.get(k) for k in keep}}
 
@@ -71,7 +72,8 @@ def offline_flags(series: dict[str, list[dict[str, Any]]], settings: Settings) -
     for dim, rows in series.items():
         policy = settings.flag_policy(dim)
         for row in rows:
-            p, look = row["p_below_threshold"], policy.look(row["n_pairable_values"])
+            minimum = policy.minimum(row.get("rarest_share"))
+            p, look = row["p_below_threshold"], policy.look(row["n_pairable_values"], minimum)
             if p is not None and look is not None and p >= policy.look_confidence(look):
                 flags.append({"kind": "agreement_low", "dimension": dim, "slice": "all",
                               "window_start": row["window_start"], "alpha": row["alpha"],

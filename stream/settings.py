@@ -92,6 +92,7 @@ class Settings(BaseSettings):
     flag_margin: float = Field(0.05, ge=0, lt=1)
     flag_min_pairable: int | None = Field(None, ge=2)
     flag_look_growth: float = Field(2.0, gt=1, le=10)
+    flag_min_share: float = Field(0.05, gt=0, le=0.5)
     flag_cooldown_s: int = Field(600, ge=0)
     webhooks: list[str] = Field(default_factory=list)
     webhook_secret: SecretStr = SecretStr("")
@@ -257,20 +258,12 @@ class Settings(BaseSettings):
     def threshold_for(self, dimension: str) -> float:
         return self.thresholds.get(dimension, self.alpha_threshold)
 
-    def min_pairable_for(self, dimension: str) -> int:
-        """The setting, else Krippendorff's minimum for this dimension's threshold and scale."""
-        from stream.flags import min_pairable_values
-
-        if self.flag_min_pairable is not None:
-            return self.flag_min_pairable
-        n_values = 3 if dimension.startswith("pairwise.") else len(self.scale)
-        return min_pairable_values(self.threshold_for(dimension), self.flag_confidence, n_values)
-
     def flag_policy(self, dimension: str) -> Policy:
         from stream.flags import Policy
 
-        return Policy(self.threshold_for(dimension), self.flag_confidence, self.flag_margin,
-                      self.min_pairable_for(dimension), self.flag_look_growth)
+        n_values = 3 if dimension.startswith("pairwise.") else len(self.scale)
+        return Policy(self.threshold_for(dimension), self.flag_confidence, self.flag_margin, n_values,
+                      self.flag_min_pairable, self.flag_look_growth, self.flag_min_share)
 
     def topic(self, name: str) -> str:
         """Full topic name; a prefix lets tests and tenants share one cluster."""

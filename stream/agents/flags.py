@@ -43,7 +43,7 @@ class Flagger:
     def raise_check(self, record: AgreementRecord, key: Key, merger: Merger) -> Decision | None:
         """Test a window for a raise once per look (the policy spends its error budget per look)."""
         policy = self.policies[record.dimension]
-        look = policy.look(record.n_pairable_values)
+        look = policy.look(record.n_pairable_values, policy.minimum(record.rarest_share))
         # a final is the window's last record: forget the window, and test it only at a new look
         last = self.looked.pop(key, -1) if record.final else self.looked.get(key, -1)
         if look is None or look <= last or record.p_below_threshold is None:
@@ -73,7 +73,9 @@ class Flagger:
         else:
             if record.final:
                 self.looked.pop(key, None)
-            decision = decide_clear(self.policies[record.dimension], data, record.p_below_recovery)
+            policy = self.policies[record.dimension]
+            decision = decide_clear(policy, data, record.p_below_recovery,
+                                    policy.minimum(record.rarest_share))
         if decision is None:
             return None
         opened = await self.store.open_flag(fkey)  # the authoritative state before acting

@@ -41,5 +41,6 @@ def test_ambiguous_dimension_raises_one_explained_flag(kafka_url: str, redis_url
     assert flag["window_start"] >= f"2026-11-20T{onset_hour:02d}:00:00Z"
     assert flag["alpha"] < flag["threshold"] and flag["ci_high"] is not None
     assert flag["n_pairable_values"] >= 96 and flag["top_annotators"] and flag["confused_values"]
+    assert flag["p_below_threshold"] >= flag["required_confidence"] > 0.95  # its look's confidence
     low = Counter((f["dimension"], f["slice"]) for f in every if f["kind"] == "agreement_low")
     assert not [k for k in low if k[1] == "all" and k[0] != "text_alignment"]  # no false flag

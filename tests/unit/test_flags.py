@@ -7,10 +7,18 @@ from typing import Any
 
 import pytest
 
-from stream.flags import Policy, confused_values, decide_clear, decide_raise, flag_id, min_pairable_values
+from stream.flags import (
+    Policy,
+    confused_values,
+    decide_clear,
+    decide_raise,
+    flag_id,
+    min_pairable_values,
+    rarest_share,
+)
 from stream.notify import body_of, signature, slack_text
 
-POLICY = Policy(threshold=0.667, confidence=0.95, margin=0.05, min_pairable=81)
+POLICY = Policy(threshold=0.667, confidence=0.95, margin=0.05, n_values=5, min_pairable=81)
 
 
 def _record(alpha: float, n: float, p_below: float) -> dict[str, Any]:
@@ -20,13 +28,25 @@ def _record(alpha: float, n: float, p_below: float) -> dict[str, Any]:
 
 
 def test_minimum_sample_matches_krippendorffs_published_checks() -> None:
-    assert min_pairable_values(0.800, 0.95, 4) == 139  # p_c = .25
-    assert min_pairable_values(0.667, 0.95, 4) == 81
+    assert min_pairable_values(0.800, 0.95, 0.25) == 139
+    assert min_pairable_values(0.667, 0.95, 0.25) == 81
+
+
+def test_minimum_grows_as_the_rarest_value_gets_rarer() -> None:
+    derived = Policy(threshold=0.667, confidence=0.95, margin=0.05, n_values=5)
+    assert derived.minimum(None) == min_pairable_values(0.667, 0.95, 0.2)  # evenly used scale
+    assert derived.minimum(0.25) == 81
+    assert derived.minimum(0.08) > derived.minimum(0.2)
+    assert derived.minimum(0.001) == derived.minimum(0.05)  # floored at min_share
+    assert POLICY.minimum(0.01) == 81  # a fixed minimum wins
+    assert rarest_share([0, 30, 10, 60], 0.0) == 0.1  # absent values do not count
+    assert rarest_share([0, 30, 1, 69], 0.05) == 0.05
+    assert rarest_share([0, 0], 0.05) is None
 
 
 def test_looks_begin_at_the_minimum_and_double() -> None:
-    assert POLICY.look(80) is None
-    assert [POLICY.look(n) for n in (81, 161, 162, 323, 324, 81 * 2**10)] == [0, 0, 1, 1, 2, 10]
+    assert POLICY.look(80, 81) is None
+    assert [POLICY.look(n, 81) for n in (81, 161, 162, 323, 324, 81 * 2**10)] == [0, 0, 1, 1, 2, 10]
 
 
 def test_looks_share_the_error_budget() -> None:
@@ -43,8 +63,7 @@ def test_look_replicates_resolve_the_tail() -> None:
     assert POLICY.look_replicates(500, 1000) == 20_000  # capped
 
 
-def test_raise_needs_enough_data_and_the_looks_confidence() -> None:
-    assert decide_raise(POLICY, _record(0.3, 80, 1.0), 0, 1.0) is None  # too few pairable values
+def test_raise_needs_the_looks_confidence() -> None:
     assert decide_raise(POLICY, _record(0.6, 200, 0.96), 0, 0.96) is None  # look 0 needs 0.9696
     raised = decide_raise(POLICY, _record(0.5, 200, 0.99), 0, 0.99)
     assert raised is not None and raised.kind == "agreement_low"
@@ -55,10 +74,10 @@ def test_raise_needs_enough_data_and_the_looks_confidence() -> None:
 
 def test_recovery_needs_confidence_above_threshold_plus_margin() -> None:
     # alpha above threshold but not confidently above threshold + margin: stays open
-    assert decide_clear(POLICY, _record(0.70, 400, 0.10), 0.40) is None
-    cleared = decide_clear(POLICY, _record(0.80, 400, 0.0), 0.01)
+    assert decide_clear(POLICY, _record(0.70, 400, 0.10), 0.40, 81) is None
+    cleared = decide_clear(POLICY, _record(0.80, 400, 0.0), 0.01, 81)
     assert cleared is not None and cleared.kind == "agreement_recovered"
-    assert decide_clear(POLICY, _record(0.80, 50, 0.0), 0.0) is None  # too few pairable values
+    assert decide_clear(POLICY, _record(0.80, 50, 0.0), 0.0, 81) is None  # too few pairable values
 
 
 def test_flag_ids_are_deterministic() -> None:
