@@ -66,7 +66,8 @@ class Policy:
         used scale when unknown."""
         if self.min_pairable is not None:
             return self.min_pairable
-        p_c = max(self.min_share, rarest) if rarest is not None else 1.0 / self.n_values
+        # one value alone has share 1 (alpha is undefined then); the rarest of two or more is <= 0.5
+        p_c = min(0.5, max(self.min_share, rarest)) if rarest is not None else 1.0 / self.n_values
         return min_pairable_values(self.threshold, self.confidence, p_c)
 
     def look(self, n: float, minimum: float) -> int | None:
