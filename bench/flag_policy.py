@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -24,29 +24,19 @@ import orjson
 from pydantic import TypeAdapter
 
 from schemas.events import AnnotationEvent, PairwiseEvent, RatingEvent, RetractionEvent, unit_key
+from stream.agents.agreement import unit_specs
 from stream.agents.flags import Flagger
-from stream.aggregate import PartitionAgg, UnitSpec, partial_item, partials_message
+from stream.agents.merge import merge_config
+from stream.aggregate import PartitionAgg, partial_item, partials_message
 from stream.flagstore import MemoryFlagStore
-from stream.merge import Key, MergeConfig, Merger
+from stream.merge import Key, Merger
 from stream.metrics import Metrics
 from stream.settings import Settings
 from stream.simulate import Campaign, generate
-from stream.units import PAIRWISE_SCALE, UnitState, answer_of, apply, new_state
+from stream.units import UnitState, answer_of, apply, new_state
 from stream.windows import Tumbling
 
 _EVENT: TypeAdapter[Any] = TypeAdapter(AnnotationEvent)
-
-
-def config_of(s: Settings) -> tuple[MergeConfig, dict[str, UnitSpec]]:
-    dims = [*s.dimensions, *(f"pairwise.{d}" for d in s.dimensions)]
-    config = MergeConfig(
-        n_partitions=1, scales={d: PAIRWISE_SCALE if d.startswith("pairwise.") else s.scale for d in dims},
-        levels={d: s.level_for(d) for d in dims}, threshold=s.alpha_threshold,
-        n_boot=s.bootstrap_samples, seed=None, thresholds={d: s.threshold_for(d) for d in dims},
-        margin=s.flag_margin, n_boot_live=s.bootstrap_samples_live, draws=s.bootstrap_draws)
-    specs = {"c": UnitSpec(tuple(s.dimensions), len(s.scale)),
-             "p": UnitSpec(tuple(f"pairwise.{d}" for d in s.dimensions), len(PAIRWISE_SCALE), nominal=True)}
-    return config, specs
 
 
 class Replay:
@@ -54,9 +44,10 @@ class Replay:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        config, specs = config_of(settings)
-        self.flagger = Flagger(SimpleNamespace(settings=settings, metrics=Metrics()),  # type: ignore[arg-type]
-                               MemoryFlagStore())
+        ctx = SimpleNamespace(settings=settings, metrics=Metrics())  # what the stages read of a Context
+        config = dataclasses.replace(merge_config(ctx), n_partitions=1)  # type: ignore[arg-type]
+        specs = unit_specs(ctx)  # type: ignore[arg-type]
+        self.flagger = Flagger(ctx, MemoryFlagStore())  # type: ignore[arg-type]
         self.loop = asyncio.new_event_loop()
         windows = [Tumbling(size, settings.grace_s) for size in settings.window_seconds]
         self.agg = PartitionAgg(0, specs, settings.slices, windows)
@@ -81,7 +72,7 @@ class Replay:
             self.units[key] = outcome.state
             self.agg.apply(outcome.state, outcome.changes, float(self.index))
         self.index += 1
-        moved = self.agg.advance(submitted - self.settings.grace_s)
+        moved = self.agg.advance(submitted)  # ingest's progress: the newest event time seen
         if moved:
             self.close(moved)
 
@@ -115,16 +106,12 @@ class Replay:
 
 def replay(campaign: Campaign, settings: Settings, every: int) -> Replay:
     r = Replay(settings)
-    for i, raw in enumerate(_events(campaign)):
+    for i, raw in enumerate(generate(campaign)):
         r.event(raw)
         if (i + 1) % every == 0:
             r.snapshot()
     r.snapshot()
     return r
-
-
-def _events(c: Campaign) -> Iterator[dict[str, Any]]:
-    yield from generate(c)
 
 
 def main() -> None:
