@@ -259,6 +259,7 @@ class Settings(BaseSettings):
         return self.thresholds.get(dimension, self.alpha_threshold)
 
     def flag_policy(self, dimension: str) -> Policy:
+        """The flag policy of one dimension (pairwise dimensions have the A/B/tie scale)."""
         from stream.flags import Policy
 
         n_values = 3 if dimension.startswith("pairwise.") else len(self.scale)
