@@ -26,11 +26,11 @@ def min_pairable_values(alpha_min: float, confidence: float, p_c: float) -> int:
     return math.ceil(2 * z * z * bracket)
 
 
-def rarest_share(marginals: Sequence[float] | np.ndarray, floor: float) -> float | None:
-    """Share of the rarest value that occurs (at least `floor`); None when nothing occurs."""
+def rarest_share(marginals: Sequence[float] | np.ndarray) -> float | None:
+    """Share of the rarest value that occurs; None when nothing occurs."""
     total = float(sum(marginals))
     present = [float(m) / total for m in marginals if m > 0] if total > 0 else []
-    return max(floor, min(present)) if present else None
+    return min(present) if present else None
 
 
 # share of a window's error budget spent at look k: 6 / (pi^2 (k + 1)^2), which sums to 1 over

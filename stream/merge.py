@@ -136,7 +136,7 @@ class Merger:
             threshold=threshold,
             n_units=matrix.n_units, n_pairable_units=matrix.n_pairable_units,
             n_pairable_values=result.n_pairable_values,
-            rarest_share=rarest_share(matrix.marginals, 0.0), n_annotators=n_annotators, late=late,
+            rarest_share=rarest_share(matrix.marginals), n_annotators=n_annotators, late=late,
             final=final, partitions_reporting=reporting,
             last_event_at=self.last_event_at(key, final),
             computed_at=now or datetime.now(UTC),

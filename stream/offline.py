@@ -102,7 +102,7 @@ def summarize(key: GroupKey, matrix: Coincidence, settings: Settings) -> dict[st
                            if not (dim.startswith("pairwise.") and lv == "ratio")},
         "n_units": matrix.n_units, "n_pairable_units": matrix.n_pairable_units,
         "n_pairable_values": main.n_pairable_values,
-        "rarest_share": rarest_share(matrix.marginals, 0.0),
+        "rarest_share": rarest_share(matrix.marginals),
     }
 
 

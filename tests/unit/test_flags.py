@@ -40,9 +40,8 @@ def test_minimum_grows_as_the_rarest_value_gets_rarer() -> None:
     assert derived.minimum(0.001) == derived.minimum(0.05)  # floored at min_share
     assert derived.minimum(1.0) == derived.minimum(0.5)  # a single value: no division by zero
     assert POLICY.minimum(0.01) == 81  # a fixed minimum wins
-    assert rarest_share([0, 30, 10, 60], 0.0) == 0.1  # absent values do not count
-    assert rarest_share([0, 30, 1, 69], 0.05) == 0.05
-    assert rarest_share([0, 0], 0.05) is None
+    assert rarest_share([0, 30, 10, 60]) == 0.1  # absent values do not count
+    assert rarest_share([0, 0]) is None
 
 
 def test_looks_begin_at_the_minimum_and_double() -> None:
