@@ -16,26 +16,38 @@ from stream.web import bootstrap_servers
 
 log = logging.getLogger(__name__)
 
+CHANGELOG_SUFFIX = "-changelog"  # Faust names every table's changelog topic <app>-<table>-changelog
 
-async def probe(consumer: AIOKafkaConsumer, reported: Mapping[Any, int]) -> dict[Any, int]:
-    """End offsets corrected by reading from the reported end - 1: a fetch returns the whole record
-    batch holding that offset, so its last record shows the true end. Apache Kafka's reported end
-    is already right, and the probe then finds nothing past it."""
-    tps = [tp for tp, end in reported.items() if end > 0]
-    if not tps:
-        return dict(reported)
+
+def to_probe(reported: Mapping[Any, int]) -> list[Any]:
+    """Changelog partitions with records: the ends table recovery reads up to. Other callers (the
+    ingest stage asks for annotation ends every tick while a source is idle) keep the broker's
+    answer: a probe opens a connection, and run per tick it starved the consumer thread."""
+    return [tp for tp, end in reported.items() if end > 0 and tp.topic.endswith(CHANGELOG_SUFFIX)]
+
+
+async def probe(consumer: AIOKafkaConsumer, reported: Mapping[Any, int], tps: list[Any],
+                timeout_s: float = 10.0) -> dict[Any, int]:
+    """End offsets of `tps` corrected by reading from the reported end - 1: a fetch returns the
+    whole record batch holding that offset, so its last record shows the true end. Apache Kafka's
+    reported end is already right, and the probe then finds the record just before it."""
     plain = [TopicPartition(tp.topic, tp.partition) for tp in tps]
     consumer.assign(plain)
     for tp, key in zip(plain, tps, strict=True):
         consumer.seek(tp, reported[key] - 1)
     found: dict[TopicPartition, int] = {}
-    for _ in range(5):  # a few short fetches: a partition with nothing new answers empty
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    # every probed partition holds the record at end - 1, so each answers; under load a fetch
+    # round may answer only some partitions, hence rounds until all did rather than a fixed count
+    while len(found) < len(plain) and asyncio.get_running_loop().time() < deadline:
         batches = await consumer.getmany(*plain, timeout_ms=200)
         for tp, messages in batches.items():
             if messages:
                 found[tp] = max(found.get(tp, -1), messages[-1].offset)
-        if len(found) == len(plain):
-            break
+    missing = [tp for tp in plain if tp not in found]
+    if missing:
+        log.warning("end-offset probe: no answer from %s within %.0fs; using reported ends",
+                    missing, timeout_s)
     out = dict(reported)
     for tp, key in zip(plain, tps, strict=True):
         out[key] = max(reported[key], found.get(tp, -1) + 1)
@@ -53,13 +65,16 @@ def probe_end_offsets(settings: Settings) -> None:
 
     async def highwaters(self: Any, partitions: list[Any]) -> Mapping[Any, int]:
         reported = await original(self, partitions)
-        if self.consumer.in_transaction or not any(end > 0 for end in reported.values()):
+        tps = to_probe(reported)
+        if self.consumer.in_transaction or not tps:
             return reported
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(settings.broker_url),
-                                    group_id=None, enable_auto_commit=False, **aiokafka_auth(settings))
+                                    group_id=None, enable_auto_commit=False,
+                                    fetch_max_wait_ms=settings.fetch_max_wait_ms,
+                                    **aiokafka_auth(settings))
         try:
             await asyncio.wait_for(consumer.start(), 30)
-            return await asyncio.wait_for(probe(consumer, reported), 30)
+            return await asyncio.wait_for(probe(consumer, reported, tps), 30)
         except Exception as exc:  # never block recovery on the probe: fall back to what was reported
             log.warning("end-offset probe failed (%r); using the broker's end offsets", exc)
             return reported

@@ -26,9 +26,14 @@ def _run(worker: Worker, lines: list[bytes] | None, broker: str, topic: str, out
     wait_until(worker.ready, 120, "worker to recover and join")
     if lines:
         asyncio.run(produce(broker, topic, lines))
-    return str(wait_until(
-        lambda: (text := worker.metrics()) and metric(text, APPLIED, outcome=outcome) >= expected and text,
-        120, f"{expected} events {outcome}"))
+    try:
+        return str(wait_until(
+            lambda: (text := worker.metrics()) and metric(text, APPLIED, outcome=outcome) >= expected
+            and text, 120, f"{expected} events {outcome}"))
+    except AssertionError as exc:  # name what the worker did instead
+        text = worker.metrics()
+        seen = {o: metric(text, APPLIED, outcome=o) for o in ("applied", "duplicate", "stale", "late")}
+        raise AssertionError(f"{exc}; unit events {seen}; log {worker.log}") from exc
 
 
 def test_restart_recovers_tables_from_disk_without_replaying_changelogs(
