@@ -44,11 +44,12 @@ class Topics:
 def declare(app: faust.App, settings: Settings) -> Topics:
     """Raw-bytes topics: agents decode and validate themselves, so bad input never crashes a stream."""
 
-    def topic(name: str, partitions: int | None = None, internal: bool = False) -> Any:
+    def topic(name: str, partitions: int | None = None, internal: bool = False,
+              compacting: bool = False) -> Any:
         return app.topic(
             settings.topic(name), key_type=bytes, value_type=bytes, key_serializer="raw",
             value_serializer="raw", partitions=partitions or settings.partitions,
-            internal=internal,
+            internal=internal, compacting=compacting or None,
         )
 
     return Topics(
@@ -60,11 +61,11 @@ def declare(app: faust.App, settings: Settings) -> Topics:
         agreement=topic(AGREEMENT),
         flags=topic(FLAGS),
         annotator_status=topic(ANNOTATOR_STATUS),
-        gold=app.topic(settings.topic(GOLD), key_type=bytes, value_type=bytes, key_serializer="raw",
-                       value_serializer="raw", partitions=settings.partitions, compacting=True),
+        gold=topic(GOLD, compacting=True),
         # gold answers and task counts re-keyed by annotator: one partition owns each annotator
         annotator_events=topic(f"{settings.app_id}-annotator-events", internal=True),
-        model_rankings=topic(MODEL_RANKINGS),
+        # each record is a whole leaderboard: only the newest per modality|dimension matters
+        model_rankings=topic(MODEL_RANKINGS, compacting=True),
         pairing_suggestions=topic(PAIRING_SUGGESTIONS),
         # every partition's vote counts meet in one place for the refit, so one partition
         ranking_partials=topic(f"{settings.app_id}-ranking-partials", partitions=1, internal=True),

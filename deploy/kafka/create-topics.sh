@@ -32,7 +32,7 @@ topic "${PREFIX}qa-flags" "$P"
 topic "${PREFIX}annotator-status" "$P"
 topic "${PREFIX}rlhf-batches" "$P"
 topic "${PREFIX}rlhf-batch-manifests" "$P"
-topic "${PREFIX}model-rankings" "$P"
+topic "${PREFIX}model-rankings" "$P" compact  # whole leaderboards: the newest per key is enough
 topic "${PREFIX}pairing-suggestions" "$P"
 topic "${PREFIX}gold-items" "$P" compact
 # internal topics: re-keyed valid events, the merge stage's single partition, annotator events

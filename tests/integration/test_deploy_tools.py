@@ -70,10 +70,9 @@ def _expected(settings: Settings) -> dict[str, tuple[int, bool]]:
     app = create_app(settings)
     ctx = app.alphawatch  # type: ignore[attr-defined]
     names = [v for k, v in vars(topics).items() if k.isupper() and isinstance(v, str)]
-    out = {settings.topic(n): (settings.partitions, n == topics.GOLD) for n in names}
+    out = {settings.topic(n): (settings.partitions, False) for n in names}
     for topic in vars(ctx.topics).values():  # the internal ones too, with their own partition counts
-        name = topic.get_topic_name()
-        out[name] = (topic.partitions, name == settings.topic(topics.GOLD))
+        out[topic.get_topic_name()] = (topic.partitions, bool(topic.compacting))
     for table in app.tables.values():
         out[table.changelog_topic.get_topic_name()] = (table.partitions or settings.partitions, True)
     return out
