@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import orjson
-from harness import counter, start_worker, stop
+from harness import counter, start_worker, stop, stop_on_sigterm
 
 from schemas.gold import GoldKeyRow
 from stream.batching import BatchClock
@@ -71,6 +71,7 @@ def main() -> None:
     parser.add_argument("--annotations", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
+    stop_on_sigterm()
     campaign = Campaign(seed=args.seed, n_clips=args.annotations // 3, n_annotators=30, gold_share=0.05)
     lines = [orjson.dumps(e) for e in generate(campaign)]
     with tempfile.TemporaryDirectory() as tmp:

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import orjson
 import redis
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from harness import start_worker, stop
+from harness import start_worker, stop, stop_on_sigterm
 
 from schemas.gold import GoldKeyRow
 from stream.calibration import Verdict, compile_key, judge, plan, scenario
@@ -151,6 +151,7 @@ def main() -> None:
     parser.add_argument("--no-kill", action="store_true", help="no worker kill and restart mid-stream")
     parser.add_argument("--seeds", type=int, default=40, help="offline replays (0: none)")
     args = parser.parse_args()
+    stop_on_sigterm()
     for line in stream_run(args.annotations, args.seed, args.annotators, not args.no_kill):
         print(line)
     if args.seeds:

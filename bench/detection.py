@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from harness import APPLIED, start_worker, stop, wait_for
+from harness import APPLIED, start_worker, stop, stop_on_sigterm, wait_for
 
 from stream.embedded import start_redis, start_tansu
 from stream.simulate import Campaign, generate
@@ -197,6 +197,7 @@ def main() -> None:
     parser.add_argument("--careless-events", type=int, default=20_000)
     parser.add_argument("--only", nargs="+", default=["onset", "careless", "stationary"])
     args = parser.parse_args()
+    stop_on_sigterm()
     kafka, redis = start_tansu(), start_redis()
     tmp = tempfile.mkdtemp(prefix="aw-detect-")
     rows = []

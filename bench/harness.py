@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -17,6 +18,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import orjson
 
 from stream.embedded import free_port
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM (timeout, kill) ends the script through its `finally` blocks, which stop the
+    workers, Tansu and redis-server it started; by default it would leave them running."""
+    def leave(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, leave)
 
 
 def counter(port: int, pattern: str) -> float:
@@ -44,14 +54,22 @@ def start_worker(broker: str, tmp: str, ready_timeout: float = 120.0,
     proc = subprocess.Popen([sys.executable, "-m", "stream.cli", "worker"], env=env,
                             stdout=subprocess.DEVNULL,
                             stderr=open(f"{tmp}/{app_id}-{port}.log", "wb"))  # noqa: SIM115
-    deadline = time.monotonic() + ready_timeout
+    try:
+        _wait_ready(port, ready_timeout)
+    except BaseException:  # not ready, or the script was stopped meanwhile: leave no worker behind
+        proc.kill()
+        raise
+    return proc, port, prefix
+
+
+def _wait_ready(port: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(Exception), urllib.request.urlopen(
                 f"http://127.0.0.1:{port}/ready", timeout=2) as resp:
             if orjson.loads(resp.read())["ready"]:
-                return proc, port, prefix
+                return
         time.sleep(0.5)
-    proc.kill()
     raise SystemExit("worker did not become ready")
 
 

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import orjson
 from aiokafka import AIOKafkaConsumer
-from harness import counter, start_worker, stop
+from harness import counter, start_worker, stop, stop_on_sigterm
 
 from stream.embedded import start_tansu
 from stream.produce import produce
@@ -75,6 +75,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--broker", default=None, help="kafka://host:port (default: embedded Tansu)")
     args = parser.parse_args()
+    stop_on_sigterm()
     kafka = None if args.broker else start_tansu()
     broker = args.broker or kafka.url  # type: ignore[union-attr]
     tmp = tempfile.mkdtemp(prefix="aw-bench-")
