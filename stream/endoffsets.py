@@ -20,9 +20,10 @@ CHANGELOG_SUFFIX = "-changelog"  # Faust names every table's changelog topic <ap
 
 
 def to_probe(reported: Mapping[Any, int]) -> list[Any]:
-    """Changelog partitions with records: the ends table recovery reads up to. Other callers (the
-    ingest stage asks for annotation ends every tick while a source is idle) keep the broker's
-    answer: a probe opens a connection, and run per tick it starved the consumer thread."""
+    """Changelog partitions with records: the ends table recovery reads up to. Other callers keep
+    the broker's answer. The ingest stage asks for annotation ends every tick while a source is
+    idle, and a probe there opened a connection per tick inside Faust's consumer thread: the
+    restarted worker of the RocksDB store test then stopped applying events."""
     return [tp for tp, end in reported.items() if end > 0 and tp.topic.endswith(CHANGELOG_SUFFIX)]
 
 

@@ -49,7 +49,7 @@ def declare(app: faust.App, settings: Settings) -> Topics:
         return app.topic(
             settings.topic(name), key_type=bytes, value_type=bytes, key_serializer="raw",
             value_serializer="raw", partitions=partitions or settings.partitions,
-            internal=internal, compacting=compacting or None,
+            internal=internal, compacting=compacting,
         )
 
     return Topics(

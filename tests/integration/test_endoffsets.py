@@ -1,4 +1,4 @@
-"""End-offset probe on the real broker: changelog ends are exact, other topics are left alone."""
+"""End-offset probe on the real broker: a changelog's end covers every record of its last batch."""
 
 from __future__ import annotations
 
@@ -47,4 +47,3 @@ def test_probe_finds_every_record_of_the_last_batch(kafka_url: str) -> None:
     # Tansu reports the last batch's base offset + 1 (81); Apache Kafka reports 120
     assert reported in (81, 120)
     assert exact == {TopicPartition(topic, 0): 120}
-
