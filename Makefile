@@ -32,7 +32,7 @@ tools:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
 test: lint typecheck tools
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 schemas: $(STAMP)
 	$(BIN)/python -m schemas.export

@@ -23,15 +23,18 @@ from stream.embedded import free_port
 from stream.web import bootstrap_servers
 
 
-def wait_until(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.25) -> Any:
-    """Poll `condition` until it returns something truthy, or fail naming `what`."""
+def wait_until(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.25,
+               detail: Callable[[], str] | None = None) -> Any:
+    """Poll `condition` until it returns something truthy, or fail naming `what` (and `detail()`,
+    what the system did instead: CI keeps only pytest's output, not the worker logs)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = condition()
         if result:
             return result
         time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}"
+                         + (f"; {detail()}" if detail is not None else ""))
 
 
 def unique(prefix: str) -> str:
@@ -69,6 +72,18 @@ class Worker:
     def metrics(self) -> str:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=3) as resp:
             return resp.read().decode()
+
+    def describe(self, *counters: str) -> str:
+        """The named counters and the log's last warnings, for a failure message."""
+        try:
+            text = self.metrics()
+            seen = ", ".join(f"{name}={metric(text, name):.0f}" for name in counters)
+        except OSError as exc:
+            seen = f"no metrics ({exc!r})"
+        lines = self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
+        warnings = [line for line in lines if ("[WARNING]" in line or "[ERROR]" in line)
+                    and "producer buffer full" not in line]  # the buffer warning is routine here
+        return f"{seen}; log {self.log}; last warnings: {' | '.join(warnings[-6:]) or 'none'}"
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

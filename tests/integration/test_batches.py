@@ -27,7 +27,11 @@ from stream.settings import Settings
 from stream.simulate import Campaign, generate, gold_key
 from tests.integration.helpers import Worker, metric, read_topic, wait_until, worker_env
 
-pytestmark = pytest.mark.integration
+# The fixture's own deadlines (1,500 s in all) name what they waited for; pytest's timeout, which
+# names nothing, only backs them up. A run takes about 10 minutes on 2 cores.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
+PROGRESS = ("alphawatch_ingest_events_total", "alphawatch_unit_events_total",
+            "alphawatch_batch_records_total", "alphawatch_batches_closed_total")
 
 N_ANNOTATIONS = 100_000
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
@@ -76,7 +80,7 @@ def run(kafka_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
         half = len(lines) // 2
         asyncio.run(produce(kafka_url, topic, lines[:half]))
         wait_until(lambda: metric(worker.metrics(), "alphawatch_batch_records_total") >= 2000, 300,
-                   "batch records being emitted")
+                   "batch records being emitted", detail=lambda: worker.describe(*PROGRESS))
         worker.kill()  # mid-stream: part of the first half is not processed or not committed
         worker = Worker(env, tmp / "worker-2.log").start()
         wait_until(worker.ready, 180, "restarted worker ready")
@@ -96,7 +100,8 @@ def run(kafka_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
                     newest[m.batch_id] = m
             return newest if set(newest) == batch_ids else {}
 
-        closed = wait_until(manifests, 600, f"manifests of {sorted(batch_ids)}", every=2.0)
+        closed = wait_until(manifests, 900, f"manifests of {sorted(batch_ids)}", every=2.0,
+                            detail=lambda: worker.describe(*PROGRESS))
         raw = [m.value for m in read_topic(kafka_url, settings.topic("rlhf-batches"), 30)]
         after_close = metric(worker.metrics(), "alphawatch_batch_answers_after_close_total")
         repeats = metric(worker.metrics(), "alphawatch_batch_repeats_after_close_total")
