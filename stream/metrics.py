@@ -54,11 +54,6 @@ class Metrics:
             "alphawatch_alpha_threshold", "Configured alpha threshold per dimension", ["dimension"],
             registry=r,
         )
-        self.live_interval = Gauge(
-            "alphawatch_live_record_interval_seconds", "Interval between a window's live records in "
-            "effect at the merge stage: the snapshot interval, stretched to the stage's lag when behind",
-            registry=r,
-        )
         self.flag_errors = Counter(
             "alphawatch_flag_check_errors", "Flag checks skipped because Redis was unavailable",
             registry=r,

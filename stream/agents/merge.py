@@ -23,11 +23,6 @@ if TYPE_CHECKING:
     from stream.app import Context
 
 log = logging.getLogger(__name__)
-# Live records stretch their interval only once the merge stage is further behind than the 1 s
-# event-to-flag target allows (below it, nothing changes), and by at most MAX_STRETCH_S, so that
-# the clocks of two hosts that disagree cannot silence live records for longer.
-STRETCH_AFTER_S = 1.0
-MAX_STRETCH_S = 30.0
 
 
 def merge_config(ctx: Context) -> MergeConfig:
@@ -52,22 +47,14 @@ class Publisher:
         self.pending: set[Key] = set()
         self.newest: dict[tuple[str, str, str], int] = {}
 
-    def select(self, changed: Iterable[Key], lag_s: float = 0.0) -> list[Key]:
+    def select(self, changed: Iterable[Key]) -> list[Key]:
         """Windows due a live record: changed now or held back, and past their interval.
 
         Trailing edge: a change inside the interval goes out with the first message read after the
         interval (the unit stage sends one every interval while anything changes), not with its
         window's next change, which may never come before the window closes.
-
-        More than `STRETCH_AFTER_S` behind the stream (the message was sent `lag_s` ago), the
-        interval stretches to the lag: a view that old gains nothing from faster refreshes, and
-        without the stretch every message read recomputes every open window, so the stage falls
-        further behind (catch-up after a restart, a replay). Finals are not affected.
         """
         now, interval = time.monotonic(), self.ctx.settings.snapshot_interval_s
-        if lag_s > STRETCH_AFTER_S:
-            interval = max(interval, min(lag_s, MAX_STRETCH_S))
-        self.ctx.metrics.live_interval.set(interval)
         self.pending.update(changed)
         ready = sorted(k for k in self.pending if now - self.last_sent.get(k, 0.0) >= interval)
         for key in ready:
@@ -94,11 +81,6 @@ class Publisher:
             self.pending.discard(final_key)
 
 
-def lag_of(sent_at: float | None) -> float:
-    """Seconds since a message was produced (its CreateTime); 0 when the broker gave none."""
-    return max(0.0, time.time() - sent_at) if sent_at and sent_at > 0 else 0.0
-
-
 def record_key(record: AgreementRecord) -> bytes:
     return f"{record.dimension}|{record.slice}|{record.window_size_s}".encode()
 
@@ -122,12 +104,11 @@ def register(app: faust.App, ctx: Context) -> None:
     @app.agent(ctx.topics.partials, name="merge")
     async def merge_agent(stream: Any) -> None:
         merger = Merger(config, table)
-        async for event in stream.events():
-            msg = orjson.loads(event.value)
+        async for raw in stream:
+            msg = orjson.loads(raw)
             changed = merger.on_partials(msg) if msg["t"] == "partials" else []
             finals = merger.on_closed(msg) if msg["t"] == "closed" else []
-            due = publisher.select(changed, lag_of(event.message.timestamp))
-            live = [k for k in due if k in merger.live and not merger.is_final(k)]
+            live = [k for k in publisher.select(changed) if k in merger.live and not merger.is_final(k)]
             records = [(k, merger.record(k, final=False)) for k in live]
             records += [(k, merger.record(k, final=True)) for k in finals]
             for key, record in records:
