@@ -20,7 +20,9 @@ from stream.settings import Settings, TestServices
 from stream.simulate import Campaign, generate
 from tests.integration.helpers import Worker, read_topic, wait_until, worker_env
 
-pytestmark = pytest.mark.integration
+# The tests' own deadlines (up to 1,140 s) name what they waited for; pytest's timeout only backs
+# them up. A fresh-clone run took 245-423 s per test here.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]
 
 N_EVENTS = 50_000
 FinalKey = tuple[str, str, int, str]
