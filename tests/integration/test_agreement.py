@@ -20,7 +20,7 @@ from stream.settings import Settings, TestServices
 from stream.simulate import Campaign, generate
 from tests.integration.helpers import Worker, read_topic, wait_until, worker_env
 
-# The tests' own deadlines (up to 1,140 s) name what they waited for; pytest's timeout only backs
+# The tests' own deadlines (up to 1,020 s) name what they waited for; pytest's timeout only backs
 # them up. A fresh-clone run took 245-423 s per test here.
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]
 
