@@ -37,9 +37,9 @@ test: lint typecheck tools
 schemas: $(STAMP)
 	$(BIN)/python -m schemas.export
 
-# Grafana dashboards from stream/dashboards.py (grafana-foundation-sdk) into grafana/dashboards/
+# Grafana dashboards from stream/ops/dashboards.py (grafana-foundation-sdk) into grafana/dashboards/
 dashboards: $(STAMP)
-	$(BIN)/python -m stream.dashboards
+	$(BIN)/python -m stream.ops.dashboards
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py

@@ -24,13 +24,13 @@ import orjson
 from harness import counter, start_worker, stop, stop_on_sigterm
 
 from schemas.gold import GoldKeyRow
-from stream.batching import BatchClock
-from stream.embedded import start_redis, start_tansu
-from stream.export import latest_manifest, latest_records, read_topic, verify
-from stream.goldkey import publish_gold_key
-from stream.produce import produce, send_watermark
+from stream.batches.export import latest_manifest, latest_records, read_topic, verify
+from stream.batches.rules import BatchClock
+from stream.campaign.simulate import Campaign, generate, gold_key
+from stream.io.produce import produce, send_watermark
+from stream.ops.embedded import start_redis, start_tansu
+from stream.qualification.goldkey import publish_gold_key
 from stream.settings import Settings
-from stream.simulate import Campaign, generate, gold_key
 
 CLOSED = r"^alphawatch_batches_closed_total (\S+)$"
 

@@ -27,13 +27,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from harness import start_worker, stop, stop_on_sigterm
 
 from schemas.gold import GoldKeyRow
-from stream.calibration import Verdict, compile_key, judge, plan, scenario
-from stream.embedded import start_redis, start_tansu
-from stream.goldkey import publish_gold_key
-from stream.produce import produce
-from stream.qualification import STATES
+from stream.io.kafka import bootstrap_servers
+from stream.io.produce import produce
+from stream.ops.embedded import start_redis, start_tansu
+from stream.qualification.calibration import Verdict, compile_key, judge, plan, scenario
+from stream.qualification.goldkey import publish_gold_key
+from stream.qualification.rules import STATES
 from stream.settings import Settings
-from stream.web import bootstrap_servers
 
 AGENTS = '["ingest","annotators"]'
 

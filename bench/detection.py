@@ -26,9 +26,9 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from harness import APPLIED, start_worker, stop, stop_on_sigterm, wait_for
 
-from stream.embedded import start_redis, start_tansu
-from stream.simulate import Campaign, generate
-from stream.web import bootstrap_servers
+from stream.campaign.simulate import Campaign, generate
+from stream.io.kafka import bootstrap_servers
+from stream.ops.embedded import start_redis, start_tansu
 
 
 @dataclass

@@ -15,7 +15,6 @@ import dataclasses
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -24,17 +23,16 @@ import orjson
 from pydantic import TypeAdapter
 
 from schemas.events import AnnotationEvent, PairwiseEvent, RatingEvent, RetractionEvent, unit_key
-from stream.agents.agreement import unit_specs
-from stream.agents.flags import Flagger
-from stream.agents.merge import merge_config
-from stream.aggregate import PartitionAgg, partial_item, partials_message
-from stream.flagstore import MemoryFlagStore
-from stream.merge import Key, Merger
+from stream.agreement.aggregate import PartitionAgg, partial_item, partials_message
+from stream.agreement.merge import Key, Merger
+from stream.campaign.simulate import Campaign, generate
+from stream.config import flag_policies, merge_config, unit_specs
+from stream.core.units import UnitState, answer_of, apply, new_state
+from stream.core.windows import Tumbling
+from stream.flags.flagger import Flagger
+from stream.flags.store import MemoryFlagStore
 from stream.metrics import Metrics
 from stream.settings import Settings
-from stream.simulate import Campaign, generate
-from stream.units import UnitState, answer_of, apply, new_state
-from stream.windows import Tumbling
 
 _EVENT: TypeAdapter[Any] = TypeAdapter(AnnotationEvent)
 
@@ -44,10 +42,10 @@ class Replay:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        ctx = SimpleNamespace(settings=settings, metrics=Metrics())  # what the stages read of a Context
-        config = dataclasses.replace(merge_config(ctx), n_partitions=1)  # type: ignore[arg-type]
-        specs = unit_specs(ctx)  # type: ignore[arg-type]
-        self.flagger = Flagger(ctx, MemoryFlagStore())  # type: ignore[arg-type]
+        config = dataclasses.replace(merge_config(settings), n_partitions=1)
+        specs = unit_specs(settings)
+        self.flagger = Flagger(flag_policies(settings), settings.bootstrap_samples, Metrics(),
+                               MemoryFlagStore())
         self.loop = asyncio.new_event_loop()
         windows = [Tumbling(size, settings.grace_s) for size in settings.window_seconds]
         self.agg = PartitionAgg(0, specs, settings.slices, windows)

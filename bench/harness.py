@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import orjson
 
-from stream.embedded import free_port
+from stream.ops.embedded import free_port
 
 
 def stop_on_sigterm() -> None:
@@ -51,7 +51,7 @@ def start_worker(broker: str, tmp: str, ready_timeout: float = 120.0,
            "ALPHAWATCH_TOPIC_PREFIX": prefix, "ALPHAWATCH_WEB_PORT": str(port),
            "ALPHAWATCH_DATA_DIR": f"{tmp}/{app_id}-{port}", "ALPHAWATCH_REBALANCE_TIMEOUT_S": "2",
            **{f"ALPHAWATCH_{k.upper()}": v for k, v in settings.items()}}
-    proc = subprocess.Popen([sys.executable, "-m", "stream.cli", "worker"], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "stream.cli.main", "worker"], env=env,
                             stdout=subprocess.DEVNULL,
                             stderr=open(f"{tmp}/{app_id}-{port}.log", "wb"))  # noqa: SIM115
     try:

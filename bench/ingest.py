@@ -21,10 +21,10 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from harness import counter, start_worker, stop, stop_on_sigterm
 
-from stream.embedded import start_tansu
-from stream.produce import produce
-from stream.simulate import Campaign, generate
-from stream.web import bootstrap_servers
+from stream.campaign.simulate import Campaign, generate
+from stream.io.kafka import bootstrap_servers
+from stream.io.produce import produce
+from stream.ops.embedded import start_tansu
 
 
 async def raw_consume(broker: str, topic: str, n: int) -> float:

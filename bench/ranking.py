@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 import numpy as np
 import orjson
 
-from stream.leaderboard import RankConfig, refit
-from stream.pairing import swiss_round
-from stream.ranking import MODALITIES, OVERALL, Tally, VoteBook
+from stream.campaign.tournament import DIMENSIONS, Draw, Tournament, draw, event, model_id
+from stream.ranking.leaderboard import RankConfig, refit
+from stream.ranking.pairing import swiss_round
+from stream.ranking.votes import MODALITIES, OVERALL, Tally, VoteBook
 from stream.settings import Settings
 from stream.stats.bradley_terry import ELO_PER_NAT, fit, standard_errors
-from stream.tournament import DIMENSIONS, Draw, Tournament, draw, event, model_id
 
 ALPHA, VOTES_PER_PAIR, PROMPTS = 0.01, 3, 400
 SHARE = float(Settings.model_fields["pairing_random_share"].default)  # the default random share

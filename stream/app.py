@@ -2,32 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
+from faust.transport.drivers import aiokafka as driver
 from prometheus_client import CollectorRegistry
 
-from stream.endoffsets import probe_end_offsets
+from stream import web
+from stream.agents import annotators, batches, gold, ingest, manifests, merge, notify, ranking, units
+from stream.context import Context
+from stream.core.validate import REASONS, Validator
+from stream.io.endoffsets import probe_end_offsets
+from stream.io.security import broker_credentials
 from stream.metrics import Metrics
-from stream.security import broker_credentials
+from stream.qualification import views as annotator_views
+from stream.ranking import views as ranking_views
 from stream.settings import Settings
-from stream.topics import Topics, declare
-from stream.validate import REASONS, Validator
-from stream.web import AgreementView
-
-
-@dataclass
-class Context:
-    """What every agent module needs: settings, topics, metrics and readiness."""
-
-    settings: Settings
-    topics: Topics
-    metrics: Metrics
-    validator: Validator
-    assigned: set[int] = field(default_factory=set)
-    ready: bool = False
-    agreement_view: AgreementView = field(default_factory=AgreementView)  # tailed by every worker
+from stream.topics import declare
 
 
 def limit_fetch_wait(ms: int) -> None:
@@ -37,8 +29,6 @@ def limit_fetch_wait(ms: int) -> None:
     it at once), so each Kafka hop would add up to 1.5 s: measured 0.48-1.23 s per message at
     1500 ms and 0.01-0.04 s at 100 ms. On Apache Kafka a short wait only adds idle fetches.
     """
-    from faust.transport.drivers import aiokafka as driver
-
     thread = driver.AIOKafkaConsumerThread
     original = getattr(thread, "_alphawatch_original", thread._create_worker_consumer)
 
@@ -85,8 +75,6 @@ def faust_app(settings: Settings) -> faust.App:
 def instrument(app: faust.App, metrics: Metrics) -> None:
     """Faust's Prometheus sensor in alphawatch's registry, named faust_* whatever the app id so
     dashboards work for every deployment; and a count of changelog records each table reads."""
-    from faust.sensors.prometheus import FaustMetrics, PrometheusMonitor
-
     app.monitor = PrometheusMonitor(metrics=FaustMetrics.create(metrics.registry, "faust"))
     for name, table in app.tables.items():
         counter = metrics.changelog_read.labels(name)
@@ -98,12 +86,16 @@ def instrument(app: faust.App, metrics: Metrics) -> None:
         table._on_changelog_event = count
 
 
+# the stages a deployment may split over worker pools (ALPHAWATCH_AGENTS): name -> agent modules
+STAGES: dict[str, tuple[Any, ...]] = {
+    "ingest": (ingest,), "units": (units,), "merge": (merge,), "notify": (notify,),
+    "batches": (batches, manifests), "ranking": (ranking,),
+    "annotators": (gold, annotators),  # gold re-key on the valid stream + per-annotator state
+}
+
+
 def create_app(settings: Settings | None = None, registry: CollectorRegistry | None = None) -> faust.App:
     """The worker app; `registry` lets tests read metrics without a global registry."""
-    from stream import annotators, web
-    from stream.agents import agreement, batches, gold, ingest, merge, notify, ranking
-    from stream.agents import annotators as annotator_agents
-
     settings = settings or Settings()
     limit_fetch_wait(settings.fetch_max_wait_ms)
     if settings.probe_end_offsets:
@@ -117,18 +109,21 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
             settings.dimensions, settings.score_min, settings.score_max, settings.max_payload_bytes
         ),
     )
-    # a deployment may split stages over worker pools; every worker serves the web views
-    for name, module in (("ingest", ingest), ("units", agreement), ("merge", merge), ("notify", notify),
-                         ("batches", batches), ("ranking", ranking)):
+    for name, modules in STAGES.items():
         if name in settings.agents:
-            module.register(app, ctx)
-    if "annotators" in settings.agents:  # gold re-key on the valid stream + per-annotator state
-        gold.register(app, ctx)
-        annotator_agents.register(app, ctx)
-    web.register(app, ctx)
-    annotators.register_views(app, ctx)
-    ranking.register_views(app, ctx)
+            for module in modules:
+                module.register(app, ctx)
+    # every worker serves the web views, whichever stages it runs
+    for views in (web, annotator_views, ranking_views):
+        views.register(app, ctx)
     instrument(app, ctx.metrics)
     ctx.metrics.start_at_zero(REASONS, [f"{size}s" for size in settings.window_seconds])
     app.alphawatch = ctx  # type: ignore[attr-defined]
     return app
+
+
+def context_of(app: faust.App) -> Context:
+    """The context `create_app` built for `app` (tests, benches and the CLI reach stages through it)."""
+    ctx = app.alphawatch  # type: ignore[attr-defined]
+    assert isinstance(ctx, Context)
+    return ctx

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-if TYPE_CHECKING:
-    from stream.flags import Policy
+from stream.core import vocabulary
 
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
 AgentName = Literal["ingest", "units", "merge", "notify", "annotators", "batches", "ranking"]
@@ -105,7 +104,7 @@ class Settings(BaseSettings):
     bootstrap_draws: Literal["units", "pairs"] = "units"
     bootstrap_seed: int | None = None
 
-    # gold-standard qualification (stream/qualification.py): rolling window of the last K gold
+    # gold-standard qualification (stream/qualification/rules.py): rolling window of the last K gold
     # answers per dimension, decisions only from N answers on
     gold_window: int = Field(50, ge=1, le=10_000)
     gold_min_answers: int = Field(20, ge=1)
@@ -118,7 +117,8 @@ class Settings(BaseSettings):
     peer_cache_units: int = Field(50_000, ge=0)
     annotator_flush_s: float = Field(1.0, gt=0)
 
-    # model rankings (stream/ranking.py, stream/stats/bradley_terry.py) and Swiss pairing (stream/pairing.py)
+    # model rankings (stream/ranking/votes.py, stream/stats/bradley_terry.py) and Swiss pairing
+    # (stream/ranking/pairing.py)
     ranking_refit_s: float = Field(10.0, gt=0)
     ranking_bootstrap_samples: int = Field(200, ge=0, le=10_000)
     ranking_anchors: dict[Literal["t2v", "i2v", "v2v"], str] = Field(default_factory=dict)
@@ -130,7 +130,7 @@ class Settings(BaseSettings):
     ranking_seed: int | None = None
     pairing_random_share: float = Field(0.35, ge=0, lt=1)
 
-    # RLHF batches (stream/batching.py): a unit is emitted once it has `batch_required_ratings`
+    # RLHF batches (stream/batches/rules.py): a unit is emitted once it has `batch_required_ratings`
     # eligible answers, or at its window's close with at least `batch_min_ratings`
     batch_length: str = "1w"
     batch_required_ratings: int = Field(3, ge=1)
@@ -195,7 +195,7 @@ class Settings(BaseSettings):
             raise ValueError("ALPHAWATCH_SCORE_MAX must be greater than ALPHAWATCH_SCORE_MIN")
         if self.score_min <= 0 and self.level_of_any("ratio"):
             raise ValueError("ratio level needs positive scores (ALPHAWATCH_SCORE_MIN >= 1)")
-        known = set(self.dimensions) | {f"pairwise.{d}" for d in self.dimensions}
+        known = set(vocabulary.all_dimensions(self.dimensions))
         for name, mapping in (("LEVELS", self.levels), ("THRESHOLDS", self.thresholds)):
             if set(mapping) - known:
                 raise ValueError(f"ALPHAWATCH_{name} names unknown dimensions {sorted(set(mapping) - known)}")
@@ -253,18 +253,14 @@ class Settings(BaseSettings):
         """Rating dimensions default to the configured level; pairwise ones are nominal."""
         if dimension in self.levels:
             return self.levels[dimension]
-        return "nominal" if dimension.startswith("pairwise.") else self.default_level
+        return "nominal" if vocabulary.is_pairwise(dimension) else self.default_level
 
     def threshold_for(self, dimension: str) -> float:
         return self.thresholds.get(dimension, self.alpha_threshold)
 
-    def flag_policy(self, dimension: str) -> Policy:
-        """The flag policy of one dimension (pairwise dimensions have the A/B/tie scale)."""
-        from stream.flags import Policy
-
-        n_values = 3 if dimension.startswith("pairwise.") else len(self.scale)
-        return Policy(self.threshold_for(dimension), self.flag_confidence, self.flag_margin, n_values,
-                      self.flag_min_pairable, self.flag_look_growth, self.flag_min_share)
+    def scale_for(self, dimension: str) -> list[int]:
+        """The values of a dimension's answers: the rating scale, or the A/B/tie codes."""
+        return vocabulary.scale_of(dimension, self.scale)
 
     def topic(self, name: str) -> str:
         """Full topic name; a prefix lets tests and tenants share one cluster."""

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from stream.embedded import Service, services
+from stream.ops.embedded import Service, services
 from stream.settings import TestServices
 
 

@@ -1,97 +1,38 @@
-"""Merge stage: sum every partition's partial windows, emit live and final agreement records."""
+"""Merge agent: every partition's partial windows summed into live and final agreement records and flags."""
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import faust
 import orjson
 from redis.exceptions import RedisError
 
-from schemas.outputs import AgreementRecord
-from stream.agents.flags import Flagger
-from stream.flags import flag_key
-from stream.flagstore import FlagStore
-from stream.merge import Key, MergeConfig, Merger
-from stream.security import redis_client
-from stream.units import PAIRWISE_SCALE
-
-if TYPE_CHECKING:
-    from stream.app import Context
+from stream.agreement.merge import Merger
+from stream.agreement.publisher import Publisher, record_key
+from stream.config import flag_policies, merge_config
+from stream.context import Context
+from stream.flags.flagger import Flagger
+from stream.flags.policy import flag_key
+from stream.flags.store import FlagStore
+from stream.io.rediskeys import RedisKeys
+from stream.io.security import redis_client
 
 log = logging.getLogger(__name__)
 
 
-def merge_config(ctx: Context) -> MergeConfig:
-    s = ctx.settings
-    dims = [*s.dimensions, *(f"pairwise.{d}" for d in s.dimensions)]
-    return MergeConfig(
-        n_partitions=s.partitions,
-        scales={d: PAIRWISE_SCALE if d.startswith("pairwise.") else s.scale for d in dims},
-        levels={d: s.level_for(d) for d in dims},
-        threshold=s.alpha_threshold, n_boot=s.bootstrap_samples, seed=s.bootstrap_seed,
-        thresholds={d: s.threshold_for(d) for d in dims}, margin=s.flag_margin,
-        n_boot_live=s.bootstrap_samples_live, draws=s.bootstrap_draws,
-    )
-
-
-class Publisher:
-    """Rate-limits live records per window and keeps gauges on each key's newest window."""
-
-    def __init__(self, ctx: Context):
-        self.ctx = ctx
-        self.last_sent: dict[Key, float] = {}
-        self.pending: set[Key] = set()
-        self.newest: dict[tuple[str, str, str], int] = {}
-
-    def select(self, changed: Iterable[Key]) -> list[Key]:
-        """Windows due a live record: changed now or held back, and past their interval.
-
-        Trailing edge: a change inside the interval goes out with the first message read after the
-        interval (the unit stage sends one every interval while anything changes), not with its
-        window's next change, which may never come before the window closes.
-        """
-        now, interval = time.monotonic(), self.ctx.settings.snapshot_interval_s
-        self.pending.update(changed)
-        ready = sorted(k for k in self.pending if now - self.last_sent.get(k, 0.0) >= interval)
-        for key in ready:
-            self.last_sent[key] = now
-            self.pending.discard(key)
-        return ready
-
-    def observe(self, record: AgreementRecord) -> None:
-        m, start = self.ctx.metrics, int(record.window_start.timestamp())
-        labels = (record.dimension, record.slice, f"{record.window_size_s}s")
-        if start < self.newest.get(labels, 0):
-            return  # gauges follow each key's newest window only
-        self.newest[labels] = start
-        if record.alpha is not None:
-            m.alpha.labels(*labels).set(record.alpha)
-        if record.ci_low is not None and record.ci_high is not None:
-            m.alpha_ci.labels(*labels, "low").set(record.ci_low)
-            m.alpha_ci.labels(*labels, "high").set(record.ci_high)
-        m.pairable.labels(*labels).set(record.n_pairable_values)
-        if record.final:
-            m.windows_final.labels(labels[2]).inc()
-            final_key = (record.dimension, record.slice, record.window_size_s, start)
-            self.last_sent.pop(final_key, None)
-            self.pending.discard(final_key)
-
-
-def record_key(record: AgreementRecord) -> bytes:
-    return f"{record.dimension}|{record.slice}|{record.window_size_s}".encode()
-
-
 def register(app: faust.App, ctx: Context) -> None:
+    """Reads `partials` (one partition); writes `agreement` and `qa-flags`. Owns table `merge`;
+    open flags and cooldowns live in Redis (`<app>:flags:*`)."""
+    settings = ctx.settings
     table = app.Table("merge", default=None, partitions=1)
-    config = merge_config(ctx)
-    publisher = Publisher(ctx)
+    config = merge_config(settings)
+    publisher = ctx.stages.publisher = Publisher(settings.snapshot_interval_s, ctx.metrics)
     agreement, qa_flags = ctx.topics.agreement, ctx.topics.flags
-    flagger = Flagger(ctx, FlagStore(redis_client(ctx.settings), f"{ctx.settings.app_id}:",
-                                     ctx.settings.flag_cooldown_s))
+    store = FlagStore(redis_client(settings), RedisKeys(settings.app_id), settings.flag_cooldown_s)
+    flagger = ctx.stages.flagger = Flagger(flag_policies(settings), settings.bootstrap_samples,
+                                           ctx.metrics, store)
     for dimension, threshold in config.thresholds.items():
         ctx.metrics.threshold.labels(dimension).set(threshold)
 

@@ -1,19 +1,18 @@
-"""Notify: deliver qa-flags to the configured webhooks without ever slowing the pipeline."""
+"""Notify agent: deliver qa-flags to the configured webhooks without ever slowing the pipeline."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import faust
 import orjson
 
-from stream.notify import Notifier
-
-if TYPE_CHECKING:
-    from stream.app import Context
+from stream.context import Context
+from stream.flags.notifier import Notifier
 
 
 def register(app: faust.App, ctx: Context) -> None:
+    """Reads `qa-flags`; posts each to `ALPHAWATCH_WEBHOOKS` from an in-memory queue. No tables."""
     s = ctx.settings
     notifier = Notifier(s.webhooks, s.webhook_secret.get_secret_value(), s.webhook_queue,
                         s.webhook_max_attempts, s.webhook_backoff_s, s.webhook_timeout_s, ctx.metrics)

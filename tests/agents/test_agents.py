@@ -8,21 +8,13 @@ from unittest.mock import AsyncMock, MagicMock
 
 import orjson
 import pytest
-from prometheus_client import CollectorRegistry
 
-from stream.app import create_app
-from stream.settings import Settings
-from stream.simulate import Campaign, generate
+from stream.campaign.simulate import Campaign, generate
 
 
 @pytest.fixture
-async def app() -> AsyncIterator[Any]:
-    app = create_app(Settings(broker_url="kafka://localhost:1", bootstrap_samples=100),
-                     registry=CollectorRegistry())
-    app.finalize()
-    app.conf.store = "memory://"
-    app.flow_control.resume()
-    yield app
+async def app(make_app: Any) -> AsyncIterator[Any]:
+    yield make_app(bootstrap_samples=100)
 
 
 def _sent(mock: AsyncMock) -> list[dict[str, Any]]:
@@ -62,7 +54,7 @@ async def test_units_agent_applies_once_and_counts_duplicates(app: Any, monkeypa
     text = _metrics(app)
     assert 'alphawatch_unit_events_total{kind="rating",outcome="applied"} 6.0' in text
     assert 'alphawatch_unit_events_total{kind="rating",outcome="duplicate"} 2.0' in text
-    stage = app.alphawatch_units
+    stage = app.alphawatch.stages.units
     (agg,) = stage.aggs.values()
     window = agg.open[("motion_quality", "all", 3600, agg.windows[0].start_of(stage.units[
         f"c:{events[0]['clip_id']}"]["t"]))]

@@ -8,22 +8,14 @@ from unittest.mock import AsyncMock, MagicMock
 
 import orjson
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import generate_latest
 
-from stream.app import create_app
-from stream.settings import Settings
-from stream.simulate import Campaign, generate
+from stream.campaign.simulate import Campaign, generate
 
 
 @pytest.fixture
-async def app() -> AsyncIterator[Any]:
-    settings = Settings(broker_url="kafka://localhost:1", gold_window=4, gold_min_answers=2,
-                        gold_threshold=0.75)
-    app = create_app(settings, registry=CollectorRegistry())
-    app.finalize()
-    app.conf.store = "memory://"
-    app.flow_control.resume()
-    yield app
+async def app(make_app: Any) -> AsyncIterator[Any]:
+    yield make_app(gold_window=4, gold_min_answers=2, gold_threshold=0.75)
 
 
 def _events(n: int) -> list[dict[str, Any]]:
@@ -44,7 +36,7 @@ async def test_gold_answers_go_by_annotator_and_others_only_count(app: Any, monk
     assert call.kwargs["key"] == events[4]["annotator_id"].encode()
     assert message["t"] == "g" and message["g"] == "gold-1" and message["e"] == events[4]["event_id"]
     assert message["v"] == [events[4]["scores"][d] for d in app.alphawatch.settings.dimensions]
-    counts = {m["a"]: m for m in app.alphawatch_rekey.counts.take()}
+    counts = {m["a"]: m for m in app.alphawatch.stages.rekey.counts.take()}
     assert sum(m["n"] for m in counts.values()) == 6 and sum(m["ng"] for m in counts.values()) == 1
     # the first clip's three raters made three pairs, each counted for both raters, per dimension
     first = {e["annotator_id"] for e in events[:3]}
@@ -54,7 +46,7 @@ async def test_gold_answers_go_by_annotator_and_others_only_count(app: Any, monk
 async def test_annotator_agent_qualifies_emits_status_and_writes_redis(app: Any, monkeypatch: Any) -> None:
     for table in app.tables.values():
         monkeypatch.setattr(table, "send_changelog", MagicMock())
-    stage = app.alphawatch_annotators
+    stage = app.alphawatch.stages.annotators
     status_send = AsyncMock(return_value=_done())
     monkeypatch.setattr(app.alphawatch.topics.annotator_status, "send", status_send)
     pushed: list[list[str]] = []

@@ -9,25 +9,18 @@ from unittest.mock import AsyncMock, MagicMock
 
 import orjson
 import pytest
-from prometheus_client import CollectorRegistry
-
-from stream.app import create_app
-from stream.settings import Settings
 
 START = datetime(2026, 11, 20, 10, tzinfo=UTC)
 
 
 @pytest.fixture
-async def app(monkeypatch: Any) -> AsyncIterator[Any]:
-    app = create_app(Settings(broker_url="kafka://localhost:1", partitions=1, windows=["1h"], grace="5m",
-                              batch_salt="s"), registry=CollectorRegistry())
-    app.finalize()
-    app.conf.store = "memory://"
-    app.flow_control.resume()
+async def app(make_app: Any, monkeypatch: Any) -> AsyncIterator[Any]:
+    app = make_app(partitions=1, windows=["1h"], grace="5m", batch_salt="s")
     for table in app.tables.values():  # no broker: table writes stay in the memory store
         monkeypatch.setattr(table, "send_changelog", MagicMock())
     states = {"a": "qualified", "b": "qualified", "c": "qualified", "q": "qualifying"}
-    monkeypatch.setattr(app.alphawatch_batches.status, "state", AsyncMock(side_effect=lambda a: states[a]))
+    status = app.alphawatch.stages.batches.status
+    monkeypatch.setattr(status, "state", AsyncMock(side_effect=lambda a: states[a]))
     yield app
 
 
@@ -64,7 +57,7 @@ async def test_records_versions_and_a_closed_batch(app: Any, monkeypatch: Any) -
     assert summary["r"] == {"clip_rating.v1": 1} and summary["i"] == 3
     assert summary["x"] == {"annotator_qualifying": 1, "duplicate": 1, "superseded": 1}
     # once summarized, only the answers' event ids stay: the late repeat is known and left out
-    assert app.alphawatch_batches.units["c:clip-1"] == {
+    assert app.alphawatch.stages.batches.units["c:clip-1"] == {
         "z": True, "p": 0, "b": int(datetime(2026, 11, 16, tzinfo=UTC).timestamp()),
         "s": ["a-0", "a-9", "b-2", "c-3", "q-1"]}
     assert len(records.await_args_list) == 2

@@ -8,24 +8,19 @@ from unittest.mock import AsyncMock, MagicMock
 
 import orjson
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import generate_latest
 
 from schemas.rankings import LeaderboardRecord, PairingRound
-from stream.agents.ranking import RankingStage, RankingView
-from stream.app import create_app
-from stream.settings import Settings
-from stream.tournament import Tournament, draw, random_events
+from stream.campaign.tournament import Tournament, draw, random_events
+from stream.config import ranking_config
+from stream.ranking.stage import RankingStage
+from stream.ranking.views import RankingView
 
 
 @pytest.fixture
-async def app() -> AsyncIterator[Any]:
-    settings = Settings(broker_url="kafka://localhost:1", ranking_refit_s=1e-6, ranking_bootstrap_samples=50,
-                        ranking_seed=1, ranking_metrics_top=3, agents=["ranking"])
-    app = create_app(settings, registry=CollectorRegistry())
-    app.finalize()
-    app.conf.store = "memory://"
-    app.flow_control.resume()
-    yield app
+async def app(make_app: Any) -> AsyncIterator[Any]:
+    yield make_app(ranking_refit_s=1e-6, ranking_bootstrap_samples=50, ranking_seed=1,
+                   ranking_metrics_top=3, agents=["ranking"])
 
 
 class FakeRedis:
@@ -58,7 +53,7 @@ async def test_votes_are_counted_snapshotted_and_refitted(app: Any, monkeypatch:
     field = draw(Tournament(n_models=9, n_voters=12, noisy_share=0.25))
     events = random_events(field, 600)
     sent = await _feed(app, monkeypatch, events)
-    stage: RankingStage = app.alphawatch_ranking
+    stage: RankingStage = app.alphawatch.stages.ranking
     assert sent[-1]["p"] == 0 and sent[-1]["s"]["o"] == len(events)  # the tick's offset, after the votes
     assert app.tables["ranking"]["0"] == sent[-1]["s"]  # the same snapshot persisted in the table
     async with app.agents["ranking-refit"].test_context() as refit_agent:
@@ -69,7 +64,7 @@ async def test_votes_are_counted_snapshotted_and_refitted(app: Any, monkeypatch:
     monkeypatch.setattr(app.alphawatch.topics.model_rankings, "send", rankings)
     monkeypatch.setattr(app.alphawatch.topics.pairing_suggestions, "send", rounds)
     stage.redis, stage.owns_refit = FakeRedis(field.qualified), True
-    await app.alphawatch_ranking_refit()
+    await app.alphawatch.stages.ranking.refit_now()
     records = [LeaderboardRecord.model_validate(v) for v in _values(rankings)]
     assert len(records) == 3 * 5  # 3 modalities x (4 dimensions + overall)
     noisy_votes = sum(1 for e in events if e["annotator_id"] not in field.qualified)
@@ -86,10 +81,10 @@ async def test_votes_are_counted_snapshotted_and_refitted(app: Any, monkeypatch:
 
     async with app.agents["ranking-refit"].test_context() as refit_agent:  # the same counts resent
         await refit_agent.put(orjson.dumps(sent[-1]))
-    await app.alphawatch_ranking_refit()  # nothing changed: no new records
+    await app.alphawatch.stages.ranking.refit_now()  # nothing changed: no new records
     assert len(rankings.await_args_list) == 15
     stage.redis = FakeRedis(set())  # everyone lost qualification: refit with no votes counted
-    await app.alphawatch_ranking_refit()
+    await app.alphawatch.stages.ranking.refit_now()
     latest = [LeaderboardRecord.model_validate(v) for v in _values(rankings)[15:]]
     assert len(latest) == 15 and all(r.votes == 0 and r.models[0].score is None for r in latest)
 
@@ -97,7 +92,9 @@ async def test_votes_are_counted_snapshotted_and_refitted(app: Any, monkeypatch:
 async def test_restored_book_skips_replayed_offsets(app: Any, monkeypatch: Any) -> None:
     events = random_events(draw(Tournament(n_models=6, n_voters=5)), 50)
     sent = await _feed(app, monkeypatch, events)
-    restarted = RankingStage(app.alphawatch, {"0": sent[-1]["s"]})  # a new worker, table recovered
+    config = ranking_config(app.alphawatch.settings)
+    # a new worker, table recovered
+    restarted = RankingStage(config, app.alphawatch.metrics, {"0": sent[-1]["s"]})
     outcomes = [restarted.on_event(0, offset, orjson.dumps(e)) for offset, e in enumerate(events)]
     assert set(outcomes) == {"replayed"}
     fresh = dict(events[0], pair_id="new-pair")

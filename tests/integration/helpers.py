@@ -19,8 +19,8 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from stream.embedded import free_port
-from stream.web import bootstrap_servers
+from stream.io.kafka import bootstrap_servers
+from stream.ops.embedded import free_port
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.25,
@@ -53,7 +53,7 @@ class Worker:
     def start(self) -> Worker:
         env = {**self.env, "ALPHAWATCH_WEB_PORT": str(self.port)}
         with self.log.open("ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "stream.cli", "worker"], env=env,
+            self.proc = subprocess.Popen([sys.executable, "-m", "stream.cli.main", "worker"], env=env,
                                          stdout=log, stderr=subprocess.STDOUT)
         return self
 

@@ -13,11 +13,11 @@ from typing import Any
 import orjson
 import pytest
 
-from stream.embedded import services
-from stream.offline import collect, matrices, summarize
-from stream.produce import closing_watermark, produce, send_watermark
+from stream.agreement.offline import collect, matrices, summarize
+from stream.campaign.simulate import Campaign, generate
+from stream.io.produce import closing_watermark, produce, send_watermark
+from stream.ops.embedded import services
 from stream.settings import Settings, TestServices
-from stream.simulate import Campaign, generate
 from tests.integration.helpers import Worker, read_topic, wait_until, worker_env
 
 # The tests' own deadlines (up to 1,020 s) name what they waited for; pytest's timeout only backs

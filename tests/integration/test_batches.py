@@ -19,12 +19,12 @@ import pytest
 
 from schemas.batches import BatchManifest
 from schemas.gold import GoldKeyRow
-from stream.batching import BatchClock
-from stream.export import export_batch
-from stream.goldkey import publish_gold_key
-from stream.produce import produce, send_watermark
+from stream.batches.export import export_batch
+from stream.batches.rules import BatchClock
+from stream.campaign.simulate import Campaign, generate, gold_key
+from stream.io.produce import produce, send_watermark
+from stream.qualification.goldkey import publish_gold_key
 from stream.settings import Settings
-from stream.simulate import Campaign, generate, gold_key
 from tests.integration.helpers import Worker, metric, read_topic, wait_until, worker_env
 
 # The fixture's own deadlines (1,500 s in all) name what they waited for; pytest's timeout, which

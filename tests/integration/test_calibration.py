@@ -13,10 +13,10 @@ import pytest
 import redis
 
 from schemas.gold import GoldKeyRow
-from stream.calibration import Replay, judge, plan, scenario
-from stream.goldkey import publish_gold_key
-from stream.produce import produce
-from stream.qualification import STATES
+from stream.io.produce import produce
+from stream.qualification.calibration import Replay, judge, plan, scenario
+from stream.qualification.goldkey import publish_gold_key
+from stream.qualification.rules import STATES
 from stream.settings import Settings
 from tests.integration.helpers import Worker, read_topic, wait_until, worker_env
 
@@ -29,7 +29,7 @@ def redis_gold(r: redis.Redis, prefix: str, annotators: list[str]) -> dict[str, 
 
 
 def expected_gold(replay: Replay, settings: Settings, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    from stream.calibration import compile_key
+    from stream.qualification.calibration import compile_key
 
     finals = replay.final_agreements(compile_key(rows, settings))
     return {a: {d: {"agreement": g.value, "n": int(g.n)} for d, g in dims.items() if g.n}

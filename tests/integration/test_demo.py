@@ -47,7 +47,7 @@ def _demo(tmp_path: Path, duration: int) -> tuple[subprocess.Popen[bytes], Path]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALPHAWATCH_")}
     log = tmp_path / "demo.out"
     with log.open("wb") as out:
-        command = [sys.executable, "-m", "stream.cli", "demo", "--duration", str(duration),
+        command = [sys.executable, "-m", "stream.cli.main", "demo", "--duration", str(duration),
                    "--out", str(tmp_path / "demo")]
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
@@ -102,7 +102,7 @@ def test_embedded_stops_its_services_on_sigterm(tmp_path: Path) -> None:
     """`alphawatch embedded` (the README's three-terminal setup) leaves nothing behind either."""
     log = tmp_path / "embedded.out"
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "stream.cli", "embedded", "--kafka-port", "0",
+        proc = subprocess.Popen([sys.executable, "-m", "stream.cli.main", "embedded", "--kafka-port", "0",
                                  "--redis-port", "0"], stdout=out, stderr=subprocess.STDOUT)
     try:
         wait_until(lambda: "ALPHAWATCH_REDIS_URL=" in log.read_text(), 60, "the services' URLs")

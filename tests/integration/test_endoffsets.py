@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from stream.endoffsets import probe, to_probe
-from stream.web import bootstrap_servers
+from stream.io.endoffsets import probe, to_probe
+from stream.io.kafka import bootstrap_servers
 from tests.integration.helpers import unique
 
 pytestmark = pytest.mark.integration

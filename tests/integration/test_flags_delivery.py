@@ -13,23 +13,24 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 
-from stream.embedded import free_port
-from stream.flagstore import FlagStore
+from stream.flags.notifier import SIGNATURE_HEADER, Notifier
+from stream.flags.store import FlagStore
+from stream.io.rediskeys import RedisKeys
 from stream.metrics import Metrics
-from stream.notify import SIGNATURE_HEADER, Notifier
+from stream.ops.embedded import free_port
 
 pytestmark = pytest.mark.integration
 
 
 async def test_one_open_flag_across_workers_and_restarts(redis_url: str) -> None:
     prefix = f"t-{uuid.uuid4().hex[:6]}:"
-    first, second = (FlagStore.from_url(redis_url, prefix, cooldown_s=60) for _ in range(2))
+    first, second = (FlagStore.from_url(redis_url, RedisKeys(prefix[:-1]), cooldown_s=60) for _ in range(2))
     try:
         wins = await asyncio.gather(*(s.try_open("q|all|3600", f"id-{i}")
                                       for i, s in enumerate([first, second] * 5)))
         assert sum(wins) == 1  # ten concurrent attempts from two "workers": one page
         opened = await first.open_flag("q|all|3600")
-        restarted = FlagStore.from_url(redis_url, prefix, cooldown_s=60)
+        restarted = FlagStore.from_url(redis_url, RedisKeys(prefix[:-1]), cooldown_s=60)
         assert await restarted.open_flag("q|all|3600") == opened  # a restart sees it still open
         assert not await restarted.try_open("q|all|3600", "again")
         assert not await second.try_close("q|all|3600", "not-the-open-one")

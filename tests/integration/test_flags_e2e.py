@@ -9,8 +9,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from stream.produce import produce
-from stream.simulate import Campaign, generate
+from stream.campaign.simulate import Campaign, generate
+from stream.io.produce import produce
 from tests.integration.helpers import Worker, read_topic, wait_until, worker_env
 
 pytestmark = pytest.mark.integration

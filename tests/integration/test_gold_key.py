@@ -13,12 +13,13 @@ import pytest
 import redis
 
 from schemas.gold import GoldKeyRow
-from stream.annotators import StatusReader
-from stream.goldkey import publish_gold_key
-from stream.produce import produce
-from stream.security import redis_client
+from stream.campaign.simulate import Campaign, generate
+from stream.io.produce import produce
+from stream.io.rediskeys import RedisKeys
+from stream.io.security import redis_client
+from stream.qualification.goldkey import publish_gold_key
+from stream.qualification.store import StatusReader
 from stream.settings import Settings
-from stream.simulate import Campaign, generate
 from tests.integration.helpers import Worker, metric, read_topic, wait_until, worker_env
 
 pytestmark = pytest.mark.integration
@@ -118,7 +119,7 @@ def check_views(worker: Worker, settings: Settings) -> None:
         assert info.value.code == status
 
     async def read() -> tuple[str, str]:
-        reader = StatusReader(redis_client(settings), f"{settings.app_id}:")
+        reader = StatusReader(redis_client(settings), RedisKeys(settings.app_id))
         return await reader.state("ann-x"), await reader.state("nobody")
 
     assert asyncio.run(read()) == ("qualified", "qualifying")

@@ -11,8 +11,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from stream.produce import produce
-from stream.simulate import Campaign, generate
+from stream.campaign.simulate import Campaign, generate
+from stream.io.produce import produce
 from tests.integration.helpers import Worker, read_topic, wait_until, worker_env
 
 pytestmark = pytest.mark.integration
@@ -90,7 +90,7 @@ def test_valid_forwarded_once_malformed_dead_lettered(kafka_url: str, redis_url:
 async def _send(broker: str, topic: str, messages: list[bytes | None]) -> tuple[int, int]:
     from aiokafka import AIOKafkaProducer
 
-    from stream.web import bootstrap_servers
+    from stream.io.kafka import bootstrap_servers
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(broker),
                                 max_request_size=8 * 1024**2, acks="all")

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from stream.cli import cli
+from stream.cli.main import cli
 from tests.integration.helpers import read_topic, unique
 
 pytestmark = pytest.mark.integration

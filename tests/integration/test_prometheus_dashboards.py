@@ -28,12 +28,12 @@ import orjson
 import pytest
 
 from schemas.gold import GoldKeyRow
-from stream.dashboards import DASHBOARDS, OUT
-from stream.embedded import free_port, wait_for_port
-from stream.goldkey import publish_gold_key
-from stream.produce import closing_watermark, produce, send_watermark
+from stream.campaign.simulate import Campaign, generate, gold_key
+from stream.io.produce import closing_watermark, produce, send_watermark
+from stream.ops.dashboards import DASHBOARDS, OUT
+from stream.ops.embedded import free_port, wait_for_port
+from stream.qualification.goldkey import publish_gold_key
 from stream.settings import Settings
-from stream.simulate import Campaign, generate, gold_key
 from tests.integration.helpers import Worker, metric, wait_until, worker_env
 
 pytestmark = pytest.mark.integration

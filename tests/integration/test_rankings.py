@@ -11,9 +11,9 @@ import orjson
 import pytest
 import redis
 
-from stream.produce import produce
+from stream.campaign.tournament import Tournament, draw, random_events
+from stream.io.produce import produce
 from stream.settings import Settings
-from stream.tournament import Tournament, draw, random_events
 from tests.integration.helpers import Worker, metric, read_topic, wait_until, worker_env
 
 pytestmark = pytest.mark.integration

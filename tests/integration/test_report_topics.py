@@ -11,13 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 from schemas.gold import GoldKeyRow
-from stream.cli import cli
-from stream.goldkey import publish_gold_key
-from stream.observe import Observed, read_all
-from stream.produce import closing_watermark, produce, send_watermark
-from stream.scenarios import scenario
+from stream.campaign.scenarios import scenario
+from stream.campaign.simulate import generate, gold_key
+from stream.cli.main import cli
+from stream.io.observe import Observed, read_all
+from stream.io.produce import closing_watermark, produce, send_watermark
+from stream.qualification.goldkey import publish_gold_key
 from stream.settings import Settings
-from stream.simulate import generate, gold_key
 from tests.integration.helpers import Worker, wait_until, worker_env
 
 pytestmark = pytest.mark.integration

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream.aggregate import PartitionAgg, UnitSpec, partial_item
-from stream.merge import MergeConfig, Merger
+from stream.agreement.aggregate import PartitionAgg, UnitSpec, partial_item
+from stream.agreement.merge import MergeConfig, Merger
+from stream.core.units import apply, counts_for
+from stream.core.windows import Tumbling
 from stream.stats import Coincidence
-from stream.units import apply, counts_for
-from stream.windows import Tumbling
 
 SPECS = {"c": UnitSpec(("q",), 5), "p": UnitSpec(("pairwise.q",), 3)}
 HOUR = 3600
@@ -142,8 +142,8 @@ def test_newer_partial_replaces_older_from_the_same_partition() -> None:
 
 
 def test_attribution_ranks_the_annotator_who_disagrees() -> None:
-    from stream.attribution import contributions, explain_distance
-    from stream.flags import top_annotators
+    from stream.agreement.attribution import contributions, explain_distance
+    from stream.flags.policy import top_annotators
 
     dist = explain_distance(5, nominal=False)
     totals: dict[str, list[float]] = {}

@@ -13,14 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.batches import ClipRating, PairwisePreference
-from stream.batch_records import Answer, RecordContext, build, hash_annotator, pair_agreement, tier
-from stream.batching import (
+from stream.batches.records import Answer, RecordContext, build, hash_annotator, pair_agreement, tier
+from stream.batches.rules import (
     BatchClock,
     Policy,
     Summary,
     accounting,
     apply_answer,
-    codes_of,
     eligible,
     emission,
     manifest_fields,
@@ -28,6 +27,7 @@ from stream.batching import (
     new_unit,
     record_hash,
 )
+from stream.core.vocabulary import event_codes as codes_of
 
 DIMS = ["motion_quality", "visual_fidelity"]
 START = datetime(2026, 11, 20, 10, tzinfo=UTC)  # a Friday of ISO week 47

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from stream.dashboards import DASHBOARDS, OUT, render, stale
+from stream.ops.dashboards import DASHBOARDS, OUT, render, stale
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiokafka import TopicPartition
 
-from stream.endoffsets import to_probe
+from stream.io.endoffsets import to_probe
 
 
 def test_only_changelog_partitions_with_records_are_probed() -> None:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
 from schemas.outputs import Flag
-from stream.agents.flags import Flagger
-from stream.flagstore import MemoryFlagStore
-from stream.merge import Key, MergeConfig, Merger
+from stream.agreement.merge import Key, MergeConfig, Merger
+from stream.config import flag_policies, flag_policy
+from stream.flags.flagger import Flagger
+from stream.flags.store import MemoryFlagStore
 from stream.metrics import Metrics
 from stream.settings import Settings
 from stream.stats import Coincidence, UnitDelta
@@ -50,8 +50,7 @@ def _close(merger: Merger, units: list[list[int]], matrix: Coincidence) -> None:
 
 
 def _flagger() -> Flagger:
-    ctx: Any = SimpleNamespace(settings=SETTINGS, metrics=Metrics())
-    return Flagger(ctx, MemoryFlagStore())
+    return Flagger(flag_policies(SETTINGS), SETTINGS.bootstrap_samples, Metrics(), MemoryFlagStore())
 
 
 def _evaluate(flagger: Flagger, merger: Merger, final: bool = False) -> Flag | None:
@@ -68,7 +67,7 @@ def test_a_spent_look_is_not_tested_again() -> None:
     _send(merger, DISAGREE * 3, matrix)  # 102 values: look 1
     raised = _evaluate(flagger, merger)
     assert raised is not None and raised.kind == "agreement_low"
-    assert raised.required_confidence == SETTINGS.flag_policy(KEY[0]).look_confidence(1)
+    assert raised.required_confidence == flag_policy(SETTINGS, KEY[0]).look_confidence(1)
     assert raised.p_below_threshold is not None and raised.p_below_threshold >= raised.required_confidence
 
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from stream.flags import (
+from stream.flags.notifier import body_of, signature, slack_text
+from stream.flags.policy import (
     Policy,
     confused_values,
     decide_clear,
@@ -16,7 +17,6 @@ from stream.flags import (
     min_pairable_values,
     rarest_share,
 )
-from stream.notify import body_of, signature, slack_text
 
 POLICY = Policy(threshold=0.667, confidence=0.95, margin=0.05, n_values=5, min_pairable=81)
 

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from schemas.gold import GoldKeyRow
-from stream.goldkey import GoldKeyView, KeyFileError, read_key_file, row_value
+from stream.qualification.goldkey import GoldKeyView, KeyFileError, read_key_file, row_value
 from stream.settings import Settings
 
 SETTINGS = Settings()

@@ -8,9 +8,9 @@ from typing import Any
 import orjson
 from rich.console import Console
 
-from stream.liveview import Progress, render, sparkline, status_line
-from stream.observe import Observed
-from stream.produce import rate_schedule, replay_schedule
+from stream.demo.liveview import Progress, render, sparkline, status_line
+from stream.io.observe import Observed
+from stream.io.produce import rate_schedule, replay_schedule
 
 
 def _record(window: str, alpha: float, final: bool = False, dim: str = "text_alignment") -> bytes:

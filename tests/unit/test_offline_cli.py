@@ -10,8 +10,8 @@ import numpy as np
 import orjson
 from typer.testing import CliRunner
 
-from stream.cli import cli
-from stream.simulate import Campaign, generate
+from stream.campaign.simulate import Campaign, generate
+from stream.cli.main import cli
 
 
 def _file(tmp_path: Path) -> tuple[Path, list[dict[str, object]]]:

@@ -6,7 +6,7 @@ from collections import Counter
 
 import numpy as np
 
-from stream.pairing import outcome_uncertainty, swiss_round
+from stream.ranking.pairing import outcome_uncertainty, swiss_round
 
 PROMPTS = [f"p{k}" for k in range(6)]
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from stream.agents import merge
+from stream.agreement import publisher as merge
+from stream.agreement.publisher import Publisher
+from stream.metrics import Metrics
 from stream.settings import Settings
 
 KEY = ("motion_quality", "all", 3600, 0)
@@ -21,9 +22,8 @@ def clock(monkeypatch: Any) -> list[float]:
     return now
 
 
-def publisher() -> merge.Publisher:
-    ctx: Any = SimpleNamespace(settings=Settings(snapshot_interval_s=0.25))
-    return merge.Publisher(ctx)
+def publisher() -> Publisher:
+    return Publisher(Settings(snapshot_interval_s=0.25).snapshot_interval_s, Metrics())
 
 
 def test_first_change_goes_out_at_once_and_the_next_is_held(clock: list[float]) -> None:

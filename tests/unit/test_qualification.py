@@ -5,9 +5,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from stream.annotator_state import Annotator, Config
-from stream.peers import AnnotatorCounts, UnitCache
-from stream.qualification import (
+from stream.qualification.annotator import Annotator, Config
+from stream.qualification.peers import AnnotatorCounts, UnitCache
+from stream.qualification.rules import (
     Agreement,
     GoldAnswers,
     GoldRate,

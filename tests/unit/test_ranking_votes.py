@@ -10,9 +10,9 @@ import orjson
 import pytest
 
 from schemas.rankings import LeaderboardRecord
-from stream.leaderboard import RankConfig, anchor_for, position_bias, refit, wilson
-from stream.ranking import OVERALL, Tally, VoteBook, overall_vote
-from stream.tournament import Tournament, draw, random_events
+from stream.campaign.tournament import Tournament, draw, random_events
+from stream.ranking.leaderboard import RankConfig, anchor_for, position_bias, refit, wilson
+from stream.ranking.votes import OVERALL, Tally, VoteBook, overall_vote
 
 DIMS = ("motion_quality", "visual_fidelity")
 

@@ -10,9 +10,9 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from stream.cli import cli
-from stream.scenarios import scenario, write
-from stream.simulate import Campaign, generate
+from stream.campaign.scenarios import scenario, write
+from stream.campaign.simulate import Campaign, generate
+from stream.cli.main import cli
 
 PNG = b"\x89PNG\r\n\x1a\n"
 CHARTS = ("alpha_over_time", "coincidence", "annotators", "slices", "pilot")

@@ -11,10 +11,10 @@ import numpy as np
 import orjson
 import pytest
 
-from stream.offline import collect, matrices
-from stream.scenarios import SCENARIOS, scenario, write
+from stream.agreement.offline import collect, matrices
+from stream.campaign.scenarios import SCENARIOS, scenario, write
+from stream.campaign.simulate import generate, gold_key
 from stream.settings import Settings
-from stream.simulate import generate, gold_key
 
 SETTINGS = Settings()
 
@@ -160,7 +160,7 @@ def test_campaign_is_realistic_and_seeded() -> None:
 
 
 def test_every_scenario_validates_and_unknown_names_are_refused() -> None:
-    from stream.validate import Invalid, Validator
+    from stream.core.validate import Invalid, Validator
 
     validator = Validator(SETTINGS.dimensions, 1, 5, SETTINGS.max_payload_bytes)
     for name in SCENARIOS:

@@ -8,7 +8,7 @@ import pytest
 from faust.auth import SASLCredentials, SSLCredentials
 from pydantic import ValidationError
 
-from stream.security import aiokafka_auth, broker_credentials, redis_client
+from stream.io.security import aiokafka_auth, broker_credentials, redis_client
 from stream.settings import Settings
 
 

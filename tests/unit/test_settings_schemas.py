@@ -9,8 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.export import stale
+from stream.core.windows import Tumbling
 from stream.settings import Settings, parse_duration
-from stream.windows import Tumbling
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

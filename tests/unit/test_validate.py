@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from schemas.events import PairwiseEvent, RatingEvent, WatermarkEvent
-from stream.validate import Invalid, Validator
+from stream.core.validate import Invalid, Validator
 
 DIMS = ["motion_quality", "visual_fidelity", "viewer_interest", "text_alignment"]
 RATING = {

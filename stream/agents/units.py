@@ -1,0 +1,56 @@
+"""Units agent: per-unit answers and partial window matrices per partition; closes windows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+import orjson
+
+from stream.agreement.aggregate import partials_message
+from stream.agreement.stage import UnitStage
+from stream.config import units_config
+from stream.context import Context
+from stream.core.ticks import is_tick
+
+
+def register(app: faust.App, ctx: Context) -> None:
+    """Reads `valid` (events and ticks); writes `partials` (closures on watermark moves, live
+    snapshots every `ALPHAWATCH_SNAPSHOT_INTERVAL_S`). Owns tables `units` and `closures`."""
+    settings, topics = ctx.settings, ctx.topics
+    units = app.Table("units", default=None, partitions=settings.partitions)
+    closures = app.Table("closures", default=None, partitions=settings.partitions)
+    stage = ctx.stages.units = UnitStage(units_config(settings), ctx.metrics, units, closures)
+
+    @app.agent(topics.valid, name="units")
+    async def units_agent(stream: Any) -> None:
+        async for event in stream.events():
+            partition = event.message.partition
+            agg, rebuilt = stage.agg_for(partition)
+            raw: bytes = event.value
+            if is_tick(raw):
+                moved = agg.advance(stage.tick(raw, partition))
+            else:
+                stage.on_event(event.key.decode(), raw, partition, agg, event.message.timestamp or 0.0)
+                moved = {}
+            if rebuilt:  # re-announce closures: the merge stage ignores what it already has
+                moved = {s: t for s, t in agg.closed_through.items() if t} | moved
+            if moved:
+                for message in stage.closing_messages(partition, agg, moved):
+                    await topics.partials.send(value=message)
+                stage.persist_closure(partition, agg, moved)
+                stage.sweep(partition, agg.watermark)
+            ctx.metrics.watermark.labels(str(partition)).set(agg.watermark)
+
+    @app.timer(settings.snapshot_interval_s)
+    async def send_snapshots() -> None:
+        for partition, agg in list(stage.aggs.items()):
+            dirty = agg.take_dirty()
+            if dirty:
+                await topics.partials.send(value=orjson.dumps(partials_message(partition, dirty)))
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def forget(sender: Any, revoked: Any, **_: Any) -> None:
+        for tp in revoked:
+            if tp.topic == topics.valid.get_topic_name():
+                stage.forget(tp.partition)

@@ -1,0 +1,1 @@
+"""Partition aggregates, merge, explanations, offline reference, pilot (pure)."""

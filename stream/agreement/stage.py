@@ -1,0 +1,121 @@
+"""The unit stage's state: per-unit answers in a table, one partition aggregate per owned partition."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from pydantic import TypeAdapter
+
+from schemas.events import AnnotationEvent, PairwiseEvent, RatingEvent, RetractionEvent
+from stream.agreement.aggregate import PartitionAgg, UnitSpec, partial_item
+from stream.core.ticks import tick
+from stream.core.units import UnitState, answer_of, apply, new_state
+from stream.core.windows import SourceProgress, Tumbling
+from stream.metrics import Metrics
+
+_EVENT: TypeAdapter[Any] = TypeAdapter(AnnotationEvent)
+
+
+@dataclass(frozen=True)
+class UnitsConfig:
+    """What the unit stage reads of the settings (built by `stream.config.units_config`)."""
+
+    specs: dict[str, UnitSpec]
+    windows: list[Tumbling]
+    slices: list[str]
+    partitions: int
+    dimensions: list[str]
+    score_min: int
+    retention_s: int
+
+
+class UnitStage:
+    """Holds one PartitionAgg per owned partition; the units table is the source of truth."""
+
+    def __init__(self, config: UnitsConfig, metrics: Metrics, units: MutableMapping[str, Any],
+                 closures: MutableMapping[str, Any]):
+        self.config = config
+        self.metrics = metrics
+        self.units = units
+        self.closures = closures
+        self.specs = config.specs
+        self.windows = config.windows
+        self.aggs: dict[int, PartitionAgg] = {}
+        self.n_values = {k: spec.n_values for k, spec in self.specs.items()}
+        self.progress = SourceProgress(config.partitions)
+
+    def agg_for(self, partition: int) -> tuple[PartitionAgg, bool]:
+        """The partition's aggregate, rebuilt from the tables the first time after assignment."""
+        agg = self.aggs.get(partition)
+        if agg is not None:
+            return agg, False
+        agg = PartitionAgg(partition, self.specs, self.config.slices, self.windows)
+        saved = self.closures.get(str(partition)) or {}
+        # reopen the windows closed by the last advance: their final may not have been delivered
+        agg.closed_through = {w.size_s: int(saved.get("prev", {}).get(str(w.size_s), 0))
+                              for w in self.windows}
+        agg.rebuild(v for v in self.units.values() if v["p"] == partition)
+        agg.closed_through = {w.size_s: int(saved.get("through", {}).get(str(w.size_s), 0))
+                              for w in self.windows}
+        agg.watermark = float(saved.get("wm", 0.0))
+        self.aggs[partition] = agg
+        return agg, True
+
+    def on_event(self, key: str, raw: bytes, partition: int, agg: PartitionAgg,
+                 produced_at: float = 0.0) -> None:
+        """Apply one valid event to its unit and to the partition's open windows."""
+        event = _EVENT.validate_json(raw)
+        assert isinstance(event, RatingEvent | PairwiseEvent | RetractionEvent)
+        state: UnitState = self.units.get(key) or new_state(event, partition)
+        if state["s"][0] is None and not isinstance(event, RetractionEvent):
+            state = {**state, "s": new_state(event, partition)["s"]}
+        answer = None if isinstance(event, RetractionEvent) else answer_of(
+            event, self.config.dimensions, self.config.score_min)
+        submitted = event.submitted_at.timestamp()
+        outcome = apply(state, event.event_id, event.annotator_id, submitted, answer,
+                        self.n_values[state["k"]])
+        outcome_name = outcome.status
+        if outcome.status == "applied":
+            self.units[key] = outcome.state
+            if agg.apply(outcome.state, outcome.changes, produced_at):
+                outcome_name = "late"
+            self.metrics.latency.observe(max(0.0, time.time() - submitted))
+        self.metrics.units.labels(event.kind, outcome_name).inc()
+
+    def tick(self, raw: bytes, partition: int) -> float:
+        """Record an input partition's progress; returns this partition's watermark."""
+        return tick(self.progress, raw, partition)
+
+    def closing_messages(self, partition: int, agg: PartitionAgg, moved: dict[int, int]) -> list[bytes]:
+        """Per window size that closed further: the closure with its windows' final partials,
+        in one message, so the merge stage never sees a closure without its data."""
+        closed = list(agg.pop_closed())
+        return [orjson.dumps({"t": "closed", "p": partition, "w": size, "through": through,
+                              "late": agg.take_late(size),
+                              "items": [partial_item(k, w) for k, w in closed if k[2] == size]})
+                for size, through in sorted(moved.items())]
+
+    def persist_closure(self, partition: int, agg: PartitionAgg, moved: dict[int, int]) -> None:
+        saved = self.closures.get(str(partition)) or {}
+        prev = {str(s): int(saved.get("through", {}).get(str(s), 0)) for s in moved}
+        self.closures[str(partition)] = {
+            "through": {str(s): t for s, t in agg.closed_through.items()},
+            "prev": {**saved.get("prev", {}), **prev}, "wm": agg.watermark,
+        }
+
+    def sweep(self, partition: int, watermark: float) -> int:
+        """Forget units older than the retention: their windows are final and late answers are moot."""
+        horizon = watermark - self.config.retention_s
+        old = [k for k, v in self.units.items() if v["p"] == partition and v["t"] < horizon]
+        for key in old:
+            del self.units[key]
+        return len(old)
+
+    def forget(self, partition: int) -> None:
+        """Another worker rebuilds the partition from the units table; stale snapshots stop now."""
+        self.aggs.pop(partition, None)
+        self.progress.forget(partition)

@@ -1,0 +1,1 @@
+"""RLHF batching rules, batch records, export."""

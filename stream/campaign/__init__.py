@@ -1,0 +1,1 @@
+"""Simulator, scenarios, synthetic tournaments, shipped prompts."""

@@ -1,0 +1,1 @@
+"""The `alphawatch` command, split by command group."""

@@ -1,0 +1,1 @@
+"""Validation and dead letters, unit state, event-time windows, the tick protocol."""

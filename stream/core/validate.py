@@ -1,0 +1,98 @@
+"""Turn raw message bytes into a validated annotation event or a dead-letter record (pure)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from schemas.events import (
+    AnnotationEvent,
+    PairwiseEvent,
+    RatingEvent,
+    RetractionEvent,
+    WatermarkEvent,
+)
+from schemas.outputs import DeadLetter
+
+_ADAPTER: TypeAdapter[Any] = TypeAdapter(AnnotationEvent)
+
+# pydantic error type -> dead-letter reason; the first error of a message decides.
+_REASONS = {
+    "json_invalid": "not_json",
+    "dict_type": "not_an_object",
+    "union_tag_invalid": "unknown_kind",
+    "union_tag_not_found": "unknown_kind",
+    "timezone_aware": "naive_timestamp",
+    "unknown_dimension": "unknown_dimension",
+    "score_out_of_scale": "score_out_of_scale",
+    "missing": "missing_field",
+    "extra_forbidden": "unexpected_field",
+}
+REASONS = (
+    "oversized", "not_utf8", *sorted(set(_REASONS.values())),
+    "unsupported_schema_version", "invalid_field",
+)
+
+Event = RatingEvent | PairwiseEvent | RetractionEvent | WatermarkEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Invalid:
+    reason: str
+    detail: str
+
+
+class Validator:
+    """Validates against the configured dimensions, score scale and payload limit."""
+
+    def __init__(self, dimensions: list[str], score_min: int, score_max: int, max_bytes: int):
+        self._context = {"dimensions": tuple(dimensions), "scale": (score_min, score_max)}
+        self._max_bytes = max_bytes
+
+    def __call__(self, raw: bytes | None) -> Event | Invalid:
+        if raw is None:
+            return Invalid("not_json", "empty message (null value)")
+        if len(raw) > self._max_bytes:
+            return Invalid("oversized", f"{len(raw)} bytes > limit {self._max_bytes}")
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return Invalid("not_utf8", str(exc))
+        try:
+            event: Event = _ADAPTER.validate_json(raw, strict=True, context=self._context)
+        except ValidationError as exc:
+            return _invalid(exc)
+        return event
+
+
+def _invalid(exc: ValidationError) -> Invalid:
+    first = exc.errors(include_url=False)[0]
+    kind = str(first["type"])
+    loc = ".".join(str(part) for part in first["loc"])
+    reason = _REASONS.get(kind, "invalid_field")
+    field = str(first["loc"][-1]) if first["loc"] else ""
+    if kind == "literal_error" and field == "schema_version":
+        reason = "unsupported_schema_version"
+    elif kind == "string_too_short" and field.endswith("_id"):
+        reason = "missing_field"  # an empty id is a missing id
+    return Invalid(reason, f"{loc}: {first['msg']}" if loc else str(first["msg"]))
+
+
+def dead_letter(raw: bytes | None, key: bytes | None, invalid: Invalid, topic: str,
+                partition: int, offset: int, keep: int) -> bytes:
+    """The DLQ record: reason, origin and the original bytes (truncated past `keep`, with a hash)."""
+    payload = raw or b""
+    record = DeadLetter(
+        reason=invalid.reason, detail=invalid.detail[:2000], source_topic=topic,
+        source_partition=partition, source_offset=offset,
+        source_key_b64=base64.b64encode(key).decode() if key else None,
+        payload_b64=base64.b64encode(payload[:keep]).decode(), payload_size=len(payload),
+        payload_sha256=hashlib.sha256(payload).hexdigest(), payload_truncated=len(payload) > keep,
+        received_at=datetime.now(UTC),
+    )
+    return record.model_dump_json().encode()

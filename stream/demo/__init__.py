@@ -1,0 +1,1 @@
+"""The demo run, its process stack and live view."""

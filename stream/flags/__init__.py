@@ -1,0 +1,1 @@
+"""Flag policy, flagger, open-flag store, webhook notifier."""

@@ -1,0 +1,1 @@
+"""Kafka client helpers, security, end-offset probe, produce/replay, observe."""

@@ -1,0 +1,156 @@
+"""Publish annotation events (JSONL lines or dicts) to Kafka with aiokafka."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from stream.io.kafka import bootstrap_servers
+from stream.settings import Settings
+
+
+@dataclass
+class ProduceStats:
+    sent: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+
+
+def key_of(raw: bytes) -> bytes | None:
+    """Key by clip_id or pair_id as the input contract asks; None for anything unparsable."""
+    try:
+        event = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(event, dict):
+        return None
+    unit = event.get("clip_id") or event.get("pair_id") or event.get("unit_id")
+    return str(unit).encode() if unit else None
+
+
+Schedule = Callable[[int, bytes], float]  # seconds after the start at which to send line i
+
+
+async def produce(broker_url: str, topic: str, lines: Iterable[bytes], rate: float | None = None,
+                  max_request_size: int = 4 * 1024**2, auth: dict[str, Any] | None = None,
+                  schedule: Schedule | None = None,
+                  progress: Callable[[int], None] | None = None) -> ProduceStats:
+    """Send every line; `rate` caps events per second (None = as fast as the broker takes them),
+    `schedule` paces otherwise (see replay_schedule); `progress` gets the count sent so far."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(broker_url), linger_ms=5,
+                                max_request_size=max_request_size, acks="all", **(auth or {}))
+    await producer.start()
+    stats = ProduceStats()
+    started = time.perf_counter()
+    futures = []
+    try:
+        async for index, raw in _paced(lines, schedule or rate_schedule(rate)):
+            futures.append(await producer.send(topic, raw, key=key_of(raw)))
+            stats.sent += 1
+            if index % 5000 == 4999:
+                stats.failed += await _settle(futures)
+            if progress is not None and index % 100 == 99:
+                progress(stats.sent)
+        await producer.flush()
+        stats.failed += await _settle(futures)
+        if progress is not None:
+            progress(stats.sent)
+    finally:
+        await producer.stop()
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+async def _settle(futures: list[asyncio.Future[object]]) -> int:
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    futures.clear()
+    return sum(isinstance(r, Exception) for r in results)
+
+
+def rate_schedule(rate: float | None) -> Schedule:
+    """A fixed rate; no rate means as fast as the broker takes them."""
+    return (lambda index, raw: index / rate) if rate else (lambda index, raw: 0.0)
+
+
+def replay_schedule(speed: float) -> Schedule:
+    """Keeps the events' own spacing in event time, `speed` times faster; events older than ones
+    already sent (late deliveries) go out at once, in file order, as they would have live."""
+    first: list[float] = []
+
+    def at(index: int, raw: bytes) -> float:
+        try:
+            stamp = datetime.fromisoformat(orjson.loads(raw)["submitted_at"]).timestamp()
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            return 0.0  # unparsable lines go at once: the ingest agent dead-letters them
+        if not first:
+            first.append(stamp)
+        return max(0.0, (stamp - first[0]) / speed)
+
+    return at
+
+
+async def _paced(lines: Iterable[bytes], schedule: Schedule) -> AsyncIterator[tuple[int, bytes]]:
+    started = time.perf_counter()
+    for index, raw in enumerate(lines):
+        delay = started + schedule(index, raw) - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        yield index, raw
+
+
+async def send_watermark(broker_url: str, topic: str, watermark: str, partitions: int,
+                         auth: dict[str, Any] | None = None) -> None:
+    """Promise that no event older than `watermark` (ISO time) follows: one marker per partition."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(broker_url), acks="all",
+                                **(auth or {}))
+    await producer.start()
+    try:
+        value = orjson.dumps({"schema_version": 1, "kind": "watermark", "watermark": watermark})
+        for partition in range(partitions):
+            await producer.send_and_wait(topic, value, partition=partition)
+    finally:
+        await producer.stop()
+
+
+def closing_watermark(lines: Iterable[bytes], settings: Settings) -> str:
+    """A watermark after which every window holding these events is final."""
+    newest = 0.0
+    for raw in lines:
+        with contextlib.suppress(Exception):
+            stamp = orjson.loads(raw)["submitted_at"]
+            newest = max(newest, datetime.fromisoformat(stamp).timestamp())
+    mark = newest + max(settings.window_seconds) + settings.grace_s
+    return datetime.fromtimestamp(mark, tz=UTC).isoformat()
+
+
+def count_lines(path: Path) -> int:
+    """Non-empty lines of a file (the progress bar's total)."""
+    with path.open("rb") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+async def send_file(settings: Settings, path: Path, topic: str, schedule: Schedule,
+                    close_windows: bool = False,
+                    progress: Callable[[int], None] | None = None) -> tuple[ProduceStats, str | None]:
+    """Publish a JSONL file paced by `schedule`; with `close_windows`, then a watermark past every
+    window of the file (returned), so every window emits its final."""
+    from stream.agreement.offline import read_lines
+    from stream.io.security import aiokafka_auth
+
+    auth = aiokafka_auth(settings)
+    stats = await produce(settings.broker_url, topic, read_lines(path), auth=auth, schedule=schedule,
+                          progress=progress)
+    if not close_windows:
+        return stats, None
+    mark = closing_watermark(read_lines(path), settings)
+    await send_watermark(settings.broker_url, topic, mark, settings.partitions, auth=auth)
+    return stats, mark

@@ -1,0 +1,48 @@
+"""The one Redis key scheme: every key alphawatch reads or writes, under `<app_id>:`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RedisKeys:
+    """Keys of one deployment; the annotation platform reads the annotator ones (README interface)."""
+
+    app_id: str
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.app_id}:"
+
+    def annotator(self, annotator_id: str) -> str:
+        """HASH of one annotator's qualification state and statistics."""
+        return f"{self.prefix}annotator:{annotator_id}"
+
+    def annotators(self, state: str) -> str:
+        """SET of the annotators in one state (qualifying, qualified, retraining)."""
+        return f"{self.prefix}annotators:{state}"
+
+    @property
+    def qualified(self) -> str:
+        return self.annotators("qualified")
+
+    @property
+    def gold_items(self) -> str:
+        """HASH gold_item_id -> row JSON: the Redis mirror of the gold key."""
+        return f"{self.prefix}gold-items"
+
+    def flag_open(self, key: str) -> str:
+        """STRING: the open flag id of one dimension|slice|window key."""
+        return f"{self.prefix}flag:open:{key}"
+
+    def flag_cooldown(self, key: str) -> str:
+        return f"{self.prefix}flag:cooldown:{key}"
+
+    @property
+    def flag_open_pattern(self) -> str:
+        return self.flag_open("*")
+
+    def flag_key_of(self, name: str) -> str:
+        """The dimension|slice|window key of a `flag_open` Redis key."""
+        return name.split(":flag:open:", 1)[1]

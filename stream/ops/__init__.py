@@ -1,0 +1,1 @@
+"""Embedded services, dashboards, the worker launcher."""

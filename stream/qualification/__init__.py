@@ -1,0 +1,1 @@
+"""Gold key, qualification rules, annotator state, peers, Redis store, calibration."""

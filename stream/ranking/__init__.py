@@ -1,0 +1,1 @@
+"""Vote book, leaderboard, Swiss pairing, views."""

@@ -1,0 +1,1 @@
+"""Agreement report: data, charts, HTML."""

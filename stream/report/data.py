@@ -1,0 +1,23 @@
+"""What an agreement report shows: the data behind its charts and tables (written as report.json)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ReportData:
+    """Everything the charts and the HTML show; written as report.json next to them."""
+
+    source: str  # "topics" or "events"
+    generated_at: str
+    thresholds: dict[str, float]
+    series: dict[str, list[dict[str, Any]]]  # dimension -> windows (slice all, smallest window)
+    flags: list[dict[str, Any]]
+    coincidence: dict[str, dict[str, Any]]  # dimension -> {"values", "matrix"}
+    annotators: list[dict[str, Any]]
+    slices: list[dict[str, Any]]
+    pilot: list[dict[str, Any]]
+    batches: dict[str, Any] | None
+    counts: dict[str, Any] = field(default_factory=dict)
