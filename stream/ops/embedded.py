@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass
@@ -75,17 +76,21 @@ def start_tansu(host: str = "127.0.0.1", port: int | None = None, log: Path | No
     port = port or free_port(host)
     url = f"tcp://{host}:{port}"
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - lives as long as the broker
-    proc = subprocess.Popen(
-        [tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-         "--storage-engine", "memory://tansu/", "--cluster-id", f"alphawatch-{port}"],
-        stdout=out, stderr=subprocess.STDOUT, start_new_session=new_session,
-    )
+    proc = _serve([tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+                   "--storage-engine", "memory://tansu/", "--cluster-id", f"alphawatch-{port}"],
+                  host, port, out, new_session)
+    return Service("kafka", f"kafka://{host}:{port}", "embedded", [proc])
+
+
+def _serve(command: list[str], host: str, port: int, out: Any, new_session: bool) -> subprocess.Popen[bytes]:
+    """Start a server process and wait until it listens; killed again if it never does."""
+    proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=new_session)
     try:
         wait_for_port(host, port)
     except TimeoutError:
         _terminate(proc)
         raise
-    return Service("kafka", f"kafka://{host}:{port}", "embedded", [proc])
+    return proc
 
 
 def redis_binary() -> str:
@@ -102,16 +107,8 @@ def start_redis(host: str = "127.0.0.1", port: int | None = None, new_session: b
     """A private redis-server that keeps nothing on disk (`new_session`: as for start_tansu)."""
     port = port or free_port(host)
     workdir = tempfile.mkdtemp(prefix="alphawatch-redis-")
-    proc = subprocess.Popen(
-        [redis_binary(), "--bind", host, "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", workdir, "--protected-mode", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=new_session,
-    )
-    try:
-        wait_for_port(host, port)
-    except TimeoutError:
-        _terminate(proc)
-        raise
+    proc = _serve([redis_binary(), "--bind", host, "--port", str(port), "--save", "", "--appendonly", "no",
+                   "--dir", workdir, "--protected-mode", "no"], host, port, subprocess.DEVNULL, new_session)
     return Service("redis", f"redis://{host}:{port}/0", "embedded", [proc])
 
 

@@ -15,7 +15,7 @@ from stream import topics
 from stream.app import create_app
 from stream.settings import Settings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.tool]
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 

@@ -36,7 +36,7 @@ from stream.qualification.goldkey import publish_gold_key
 from stream.settings import Settings
 from tests.integration.helpers import Worker, metric, wait_until, worker_env
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.tool]
 
 PROJECT = "t2v-rlhf-q4"
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml"

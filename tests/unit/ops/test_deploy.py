@@ -16,7 +16,7 @@ import yaml
 
 from stream.settings import Settings
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
 GRAFANA = DEPLOY.parent / "grafana"
 
 

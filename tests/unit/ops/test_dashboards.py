@@ -10,7 +10,7 @@ import yaml
 
 from stream.ops.dashboards import DASHBOARDS, OUT, render, stale
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 README = ROOT / "README.md"
 
 
