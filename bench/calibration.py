@@ -23,11 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import orjson
 import redis
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from harness import start_worker, stop, stop_on_sigterm
 
 from schemas.gold import GoldKeyRow
-from stream.io.kafka import bootstrap_servers
+from stream.io.kafka import read_to_end
 from stream.io.produce import produce
 from stream.ops.embedded import start_redis, start_tansu
 from stream.qualification.calibration import Verdict, compile_key, judge, plan, scenario
@@ -39,21 +38,7 @@ AGENTS = '["ingest","annotators"]'
 
 
 async def _records(broker: str, topic: str) -> list[dict[str, Any]]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(broker), group_id=None)
-    await consumer.start()
-    try:
-        await consumer.topics()
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
-        out: list[dict[str, Any]] = []
-        while any([await consumer.position(tp) < end[tp] for tp in tps]):
-            for messages in (await consumer.getmany(timeout_ms=500)).values():
-                out += [orjson.loads(m.value) for m in messages]
-        return out
-    finally:
-        await consumer.stop()
+    return [orjson.loads(m.value) for m in await read_to_end(broker, topic)]
 
 
 def _gold_view(r: redis.Redis, prefix: str, annotators: list[str]) -> dict[str, Any]:

@@ -23,11 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from harness import APPLIED, start_worker, stop, stop_on_sigterm, wait_for
 
 from stream.campaign.simulate import Campaign, generate
-from stream.io.kafka import bootstrap_servers
+from stream.io.kafka import bootstrap_servers, read_to_end
 from stream.ops.embedded import start_redis, start_tansu
 
 
@@ -58,23 +58,9 @@ async def _produce(broker: str, topic: str, events: list[bytes], rate: float | N
 
 
 async def _flags(broker: str, topic: str) -> list[dict[str, object]]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(broker), group_id=None)
-    await consumer.start()
-    try:
-        await consumer.topics()
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
-        if not tps:
-            return []
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
-        out = []
-        while any([await consumer.position(tp) < end[tp] for tp in tps]):
-            for messages in (await consumer.getmany(timeout_ms=500)).values():
-                out += [{**orjson.loads(m.value), "_on_topic": m.timestamp / 1000} for m in messages]
-        return sorted(out, key=lambda f: float(f["_on_topic"]))  # type: ignore[arg-type]
-    finally:
-        await consumer.stop()
+    records = await read_to_end(broker, topic)
+    out = [{**orjson.loads(m.value), "_on_topic": m.timestamp / 1000} for m in records]
+    return sorted(out, key=lambda f: float(f["_on_topic"]))  # type: ignore[arg-type]
 
 
 def run(broker: str, redis: str, tmp: str, campaign: Campaign, rate: float | None,

@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import orjson
 
 from stream.ops.embedded import free_port
+from stream.ops.worker import Worker
 
 
 def stop_on_sigterm() -> None:
@@ -48,29 +48,17 @@ def start_worker(broker: str, tmp: str, ready_timeout: float = 120.0,
     prefix = settings.pop("topic_prefix", f"{app_id}.")
     port = int(settings.pop("web_port", free_port()))
     env = {**os.environ, "ALPHAWATCH_BROKER_URL": broker, "ALPHAWATCH_APP_ID": app_id,
-           "ALPHAWATCH_TOPIC_PREFIX": prefix, "ALPHAWATCH_WEB_PORT": str(port),
+           "ALPHAWATCH_TOPIC_PREFIX": prefix,
            "ALPHAWATCH_DATA_DIR": f"{tmp}/{app_id}-{port}", "ALPHAWATCH_REBALANCE_TIMEOUT_S": "2",
            **{f"ALPHAWATCH_{k.upper()}": v for k, v in settings.items()}}
-    proc = subprocess.Popen([sys.executable, "-m", "stream.cli.main", "worker"], env=env,
-                            stdout=subprocess.DEVNULL,
-                            stderr=open(f"{tmp}/{app_id}-{port}.log", "wb"))  # noqa: SIM115
+    worker = Worker(env, Path(f"{tmp}/{app_id}-{port}.log"), port).start()
     try:
-        _wait_ready(port, ready_timeout)
+        worker.wait_ready(ready_timeout)
     except BaseException:  # not ready, or the script was stopped meanwhile: leave no worker behind
-        proc.kill()
+        worker.kill()
         raise
-    return proc, port, prefix
-
-
-def _wait_ready(port: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(Exception), urllib.request.urlopen(
-                f"http://127.0.0.1:{port}/ready", timeout=2) as resp:
-            if orjson.loads(resp.read())["ready"]:
-                return
-        time.sleep(0.5)
-    raise SystemExit("worker did not become ready")
+    assert worker.proc is not None
+    return worker.proc, port, prefix
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

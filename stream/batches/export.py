@@ -4,62 +4,28 @@ from __future__ import annotations
 
 import csv
 import itertools
+import math
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemas.batches import CLIP_RATING, PAIRWISE, BatchManifest
 from stream.batches.rules import record_hash
-from stream.io.kafka import bootstrap_servers
+from stream.io.kafka import Progress, read_to_end
 from stream.io.security import aiokafka_auth
 from stream.settings import Settings
 
 FORMATS = ("jsonl", "trl", "videoalign")
 # VideoAlign's columns and the alphawatch dimensions behind them
 VIDEOALIGN = {"VQ": "visual_fidelity", "MQ": "motion_quality", "TA": "text_alignment"}
-Progress = Callable[[int, int], None]  # (messages read, messages to read)
-
-
 async def read_topic(settings: Settings, topic: str, progress: Progress | None = None) -> list[bytes]:
-    """Every value on `topic` from the beginning to the end offsets at the start of the read."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(settings.broker_url), group_id=None,
-                                enable_auto_commit=False, **aiokafka_auth(settings))
-    await consumer.start()
-    try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        if not partitions:
-            await consumer.topics()  # metadata of a topic not seen yet
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        if not tps:
-            return []
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
-        return await _drain(consumer, end, progress)
-    finally:
-        await consumer.stop()
-
-
-async def _drain(consumer: AIOKafkaConsumer, end: dict[TopicPartition, int],
-                 progress: Progress | None) -> list[bytes]:
-    """Read to the end offsets, then on until a fetch brings nothing: Tansu 0.6 reports an end
-    offset at the base of the last record batch, short of the records in it."""
-    total = sum(end.values())
-    values: list[bytes] = []
-    while True:
-        batches = await consumer.getmany(timeout_ms=1000)
-        for messages in batches.values():
-            values += [m.value for m in messages if m.value is not None]
-        if progress is not None:
-            progress(len(values), max(total, len(values)))
-        if not batches and all([await consumer.position(tp) >= offset for tp, offset in end.items()]):
-            return values
+    """Every value on `topic` from the beginning to its end (no time limit: a batch is read whole)."""
+    records = await read_to_end(settings.broker_url, topic, aiokafka_auth(settings), math.inf, progress)
+    return [r.value for r in records if r.value is not None]
 
 
 def latest_manifest(values: Iterable[bytes], batch_id: str) -> BatchManifest | None:

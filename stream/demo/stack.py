@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import subprocess
-import sys
-import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +11,7 @@ from typing import Any
 import orjson
 
 from stream.ops.embedded import Service, free_port, start_redis, start_tansu
+from stream.ops.worker import Worker
 
 # Demo settings: one-hour windows and two-hour batches (the campaign's seven event-time hours
 # close several of each), and a gold minimum of 6 answers, so annotators are judged within minutes
@@ -31,7 +28,7 @@ class Stack:
 
     out: Path
     services: list[Service] = field(default_factory=list)
-    worker: subprocess.Popen[bytes] | None = None
+    worker: Worker | None = None
     port: int = 0
 
     @property
@@ -44,24 +41,19 @@ class Stack:
 
     @property
     def pids(self) -> list[int]:
-        own = [self.worker.pid] if self.worker is not None else []
+        own = [self.worker.pid] if self.worker is not None and self.worker.pid is not None else []
         return own + [pid for service in self.services for pid in service.pids]
 
     def env(self) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items() if not k.startswith("ALPHAWATCH_")}
         return {**base, **DEMO_SETTINGS, "ALPHAWATCH_BROKER_URL": self.broker_url,
-                "ALPHAWATCH_REDIS_URL": self.redis_url, "ALPHAWATCH_WEB_PORT": str(self.port),
+                "ALPHAWATCH_REDIS_URL": self.redis_url,
                 "ALPHAWATCH_DATA_DIR": str(self.out / "worker-data")}
 
     def stop(self) -> None:
         """Worker first (it flushes to the broker), then Redis and the broker."""
-        if self.worker is not None and self.worker.poll() is None:
-            self.worker.terminate()
-            try:
-                self.worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.worker.kill()
-                self.worker.wait()
+        if self.worker is not None:
+            self.worker.stop(timeout=20)
         for service in reversed(self.services):
             service.stop()
         self.services.clear()
@@ -77,9 +69,7 @@ def start(stack: Stack) -> None:
     stack.services.append(start_tansu(log=stack.out / "broker.log", new_session=True))
     stack.services.append(start_redis(new_session=True))
     stack.port = free_port()
-    with (stack.out / "worker.log").open("ab") as log:
-        stack.worker = subprocess.Popen([sys.executable, "-m", "stream.cli.main", "worker"], env=stack.env(),
-                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    stack.worker = Worker(stack.env(), stack.out / "worker.log", stack.port, new_session=True).start()
 
 
 def get(port: int, path: str) -> Any:
@@ -89,17 +79,8 @@ def get(port: int, path: str) -> Any:
 
 def wait_ready(stack: Stack, timeout: float = 180.0) -> None:
     """Until the worker has joined its group and recovered its tables (its /ready answers true)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert stack.worker is not None
-        if stack.worker.poll() is not None:
-            code = stack.worker.returncode
-            raise RuntimeError(f"worker exited with code {code}; see {stack.out}/worker.log")
-        with contextlib.suppress(Exception):
-            if orjson.loads(get(stack.port, "/ready"))["ready"]:
-                return
-        time.sleep(0.5)
-    raise TimeoutError(f"worker not ready after {timeout:.0f}s; see {stack.out}/worker.log")
+    assert stack.worker is not None
+    stack.worker.wait_ready(timeout)
 
 
 COUNTERS = {"alphawatch_ingest_events_total": "outcome", "alphawatch_unit_events_total": "outcome"}

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from stream.io.security import aiokafka_auth
 from stream.settings import Settings
@@ -33,3 +35,45 @@ async def tail_topic(settings: Settings, topic: str, apply: Callable[[bytes], No
             apply(message.value)
     finally:
         await consumer.stop()
+
+
+Progress = Callable[[int, int], None]  # (records read, records to read)
+
+
+async def read_to_end(broker_url: str, topic: str, auth: dict[str, Any] | None = None,
+                      timeout_s: float = 30.0, progress: Progress | None = None) -> list[ConsumerRecord]:
+    """Every record on `topic` from the beginning to its end, outside any consumer group.
+
+    To the end offsets seen at the start, then on until a fetch brings nothing: Tansu 0.6 reports
+    an end offset at the base of the last record batch, short of the records in it. Gives up (with
+    what it read) after `timeout_s`."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(broker_url), group_id=None,
+                                enable_auto_commit=False, fetch_max_bytes=16 * 1024**2,
+                                max_partition_fetch_bytes=16 * 1024**2, **(auth or {}))
+    await consumer.start()
+    try:
+        await consumer.topics()  # metadata of a topic this client has not seen yet
+        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if not tps:
+            return []
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        end = await consumer.end_offsets(tps)
+        return await _drain(consumer, end, time.monotonic() + timeout_s, progress)
+    finally:
+        await consumer.stop()
+
+
+async def _drain(consumer: AIOKafkaConsumer, end: dict[TopicPartition, int], deadline: float,
+                 progress: Progress | None) -> list[ConsumerRecord]:
+    total = sum(end.values())
+    out: list[ConsumerRecord] = []
+    while time.monotonic() < deadline:
+        batches = await consumer.getmany(timeout_ms=1000)
+        for messages in batches.values():
+            out += messages
+        if progress is not None:
+            progress(len(out), max(total, len(out)))
+        if not batches and all([await consumer.position(tp) >= offset for tp, offset in end.items()]):
+            break
+    return out

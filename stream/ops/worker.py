@@ -1,0 +1,104 @@
+"""One launcher of `alphawatch worker` processes, shared by the demo, the tests and the benches."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from prometheus_client.parser import text_string_to_metric_families
+
+from stream.ops.embedded import free_port
+
+
+@dataclass
+class Worker:
+    """One worker process with its own web port; its output goes to `log`. `new_session` keeps a
+    terminal's Ctrl-C away from it, so its owner stops it in order (the demo)."""
+
+    env: dict[str, str]
+    log: Path
+    port: int = field(default_factory=free_port)
+    new_session: bool = False
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Worker:
+        env = {**self.env, "ALPHAWATCH_WEB_PORT": str(self.port)}
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "stream.cli.main", "worker"], env=env,
+                                         stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=self.new_session)
+        return self
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=3) as resp:
+            return orjson.loads(resp.read())
+
+    def ready(self) -> bool:
+        """True once the worker joined its group and recovered its tables; raises if it exited."""
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"worker exited with code {self.proc.returncode}; see {self.log}")
+        with contextlib.suppress(Exception):
+            return bool(self.get("/ready")["ready"])
+        return False
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.ready():
+                return
+            time.sleep(0.5)
+        raise TimeoutError(f"worker not ready after {timeout:.0f}s; log {self.log}")
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=3) as resp:
+            return str(resp.read().decode())
+
+    def describe(self, *counters: str) -> str:
+        """The named counters and the log's last warnings, for a failure message."""
+        try:
+            text = self.metrics()
+            seen = ", ".join(f"{name}={metric(text, name):.0f}" for name in counters)
+        except OSError as exc:
+            seen = f"no metrics ({exc!r})"
+        lines = self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
+        warnings = [line for line in lines if ("[WARNING]" in line or "[ERROR]" in line)
+                    and "producer buffer full" not in line]  # the buffer warning is routine here
+        return f"{seen}; log {self.log}; last warnings: {' | '.join(warnings[-6:]) or 'none'}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        if self.alive():
+            assert self.proc is not None
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self, timeout: float = 20.0) -> None:
+        """SIGTERM (the worker flushes to the broker), then SIGKILL after `timeout`."""
+        if self.alive():
+            assert self.proc is not None
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    """Sum of the samples called `name` whose labels include `labels`, in a /metrics page (0 if none)."""
+    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+               if sample.name == name and labels.items() <= sample.labels.items())
