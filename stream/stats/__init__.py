@@ -12,7 +12,8 @@ from stream.stats.bootstrap import (
     bootstrap_alpha,
     bootstrap_replicates,
 )
-from stream.stats.coincidence import Coincidence, UnitDelta, unit_contribution
+from stream.stats.coincidence import Coincidence
+from stream.stats.delta import UnitDelta, unit_contribution
 from stream.stats.distance import LEVELS, Level, distance_matrix
 
 __all__ = [
