@@ -11,8 +11,9 @@ import numpy as np
 
 from stream.agreement import attribution
 from stream.agreement.attribution import explain_distance
-from stream.core.units import Change, UnitState, counts_for
+from stream.core.units import Change, counts_for
 from stream.core.windows import Tumbling
+from stream.core.wire import PartialItem, PartialsMessage, UnitState
 from stream.stats import Coincidence, UnitDelta
 
 # (dimension, slice, window size s, window start epoch s)
@@ -178,7 +179,7 @@ def values_of(state: UnitState, dim: int) -> dict[str, int]:
             if entry[2] is not None and dim < len(entry[2]) and entry[2][dim] is not None}
 
 
-def partial_item(key: Key, agg: WindowAgg) -> dict[str, Any]:
+def partial_item(key: Key, agg: WindowAgg) -> PartialItem:
     """Wire form of one window's partial state on one partition."""
     dim, name, size, start = key
     return {"d": dim, "s": name, "w": size, "b": start, "m": agg.matrix.to_state(),
@@ -188,6 +189,6 @@ def partial_item(key: Key, agg: WindowAgg) -> dict[str, Any]:
             "t": agg.last_event_at}
 
 
-def partials_message(partition: int, windows: Iterable[tuple[Key, WindowAgg]]) -> dict[str, Any]:
+def partials_message(partition: int, windows: Iterable[tuple[Key, WindowAgg]]) -> PartialsMessage:
     """A live snapshot of a partition's changed windows, one message per snapshot tick."""
     return {"t": "partials", "p": partition, "items": [partial_item(k, w) for k, w in windows]}

@@ -11,9 +11,10 @@ import numpy as np
 
 from schemas.events import PairwiseEvent, RatingEvent, RetractionEvent, unit_key
 from stream.core import vocabulary
-from stream.core.units import UnitState, answer_of, apply, counts_for, new_state
+from stream.core.units import answer_of, apply, counts_for, new_state
 from stream.core.validate import Invalid, Validator
 from stream.core.windows import Tumbling
+from stream.core.wire import UnitState
 from stream.flags.policy import rarest_share
 from stream.settings import Settings
 from stream.stats import LEVELS, Coincidence

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from pydantic import TypeAdapter
@@ -13,8 +13,9 @@ from pydantic import TypeAdapter
 from schemas.events import AnnotationEvent, PairwiseEvent, RatingEvent, RetractionEvent
 from stream.agreement.aggregate import PartitionAgg, UnitSpec, partial_item
 from stream.core.ticks import tick
-from stream.core.units import UnitState, answer_of, apply, new_state
+from stream.core.units import answer_of, apply, new_state
 from stream.core.windows import SourceProgress, Tumbling
+from stream.core.wire import ClosedMessage, ClosureState, UnitState
 from stream.metrics import Metrics
 
 _EVENT: TypeAdapter[Any] = TypeAdapter(AnnotationEvent)
@@ -94,18 +95,20 @@ class UnitStage:
         """Per window size that closed further: the closure with its windows' final partials,
         in one message, so the merge stage never sees a closure without its data."""
         closed = list(agg.pop_closed())
-        return [orjson.dumps({"t": "closed", "p": partition, "w": size, "through": through,
-                              "late": agg.take_late(size),
-                              "items": [partial_item(k, w) for k, w in closed if k[2] == size]})
-                for size, through in sorted(moved.items())]
+        messages: list[ClosedMessage] = [
+            {"t": "closed", "p": partition, "w": size, "through": through, "late": agg.take_late(size),
+             "items": [partial_item(k, w) for k, w in closed if k[2] == size]}
+            for size, through in sorted(moved.items())]
+        return [orjson.dumps(m) for m in messages]
 
     def persist_closure(self, partition: int, agg: PartitionAgg, moved: dict[int, int]) -> None:
-        saved = self.closures.get(str(partition)) or {}
+        saved = cast(ClosureState, self.closures.get(str(partition)) or {})
         prev = {str(s): int(saved.get("through", {}).get(str(s), 0)) for s in moved}
-        self.closures[str(partition)] = {
+        state: ClosureState = {
             "through": {str(s): t for s, t in agg.closed_through.items()},
             "prev": {**saved.get("prev", {}), **prev}, "wm": agg.watermark,
         }
+        self.closures[str(partition)] = state
 
     def sweep(self, partition: int, watermark: float) -> int:
         """Forget units older than the retention: their windows are final and late answers are moot."""

@@ -7,9 +7,10 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from stream.core.units import apply
+from stream.core.wire import UnitState
 from stream.stats.coincidence import Coincidence
 
 WEEK_S = 7 * 86400
@@ -108,7 +109,8 @@ def apply_answer(state: BatchUnit, event: dict[str, Any], codes: list[int | None
         return _count(state, "duplicate"), "duplicate"
     kept = state["a"].get(annotator)
     submitted = datetime.fromisoformat(event["submitted_at"]).timestamp()
-    outcome = apply(state, event_id, annotator, submitted, codes, n_values)
+    # a batch unit carries the unit fields (k, p, t, a) and more: the unit rules apply to it as is
+    outcome = apply(cast(UnitState, state), event_id, annotator, submitted, codes, n_values)
     if outcome.status == "duplicate":
         return (_count(state, "duplicate") if codes is not None else state), "duplicate"
     if outcome.status != "applied":  # older than the answer kept: superseded on arrival

@@ -13,9 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from stream.core import vocabulary
+
 CATEGORIES = ("cinematic", "street", "curated")
 MODALITIES = ("t2v", "i2v", "v2v")
-PREFS = ("A", "B", "tie")
+PREFS = vocabulary.PREFERENCES
 
 
 def load_prompts() -> list[str]:

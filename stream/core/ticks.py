@@ -7,6 +7,7 @@ import time
 import orjson
 
 from stream.core.windows import SourceProgress
+from stream.core.wire import TickMessage
 
 TICK_PREFIX = b"T"  # internal control messages on the valid topic start with this byte, never '{'
 
@@ -18,12 +19,13 @@ def is_tick(raw: bytes) -> bool:
 def tick_message(watermark: float, source: int, idle: bool = False) -> bytes:
     """Input partition `source` has been forwarded up to event time `watermark`; `idle` says it
     is caught up and quiet, so the unit stage should not wait for it."""
-    return TICK_PREFIX + orjson.dumps({"wm": watermark, "src": source, "idle": idle})
+    message: TickMessage = {"wm": watermark, "src": source, "idle": idle}
+    return TICK_PREFIX + orjson.dumps(message)
 
 
 def tick(progress: SourceProgress, raw: bytes, partition: int) -> float:
     """Apply one of ingest's progress ticks (`T{...}`); returns the partition's watermark."""
-    message = orjson.loads(raw[1:])
+    message: TickMessage = orjson.loads(raw[1:])
     return progress.tick(partition, int(message["src"]), float(message["wm"]), bool(message["idle"]))
 
 

@@ -7,11 +7,7 @@ from typing import Any
 
 from schemas.events import PairwiseEvent, RatingEvent, RetractionEvent
 from stream.core.vocabulary import answer_codes
-
-# Compact table value, because every table write sends the whole value to the changelog:
-# {"k": "c"|"p", "p": partition, "t": first event time (epoch s), "s": [category, modality],
-#  "a": {annotator: [event_id, submitted_at epoch s, [value index or None per dimension]]}}
-UnitState = dict[str, Any]
+from stream.core.wire import Kind, UnitState
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +39,7 @@ def answer_of(event: RatingEvent | PairwiseEvent, dimensions: list[str], low: in
 
 
 def new_state(event: RatingEvent | PairwiseEvent | RetractionEvent, partition: int) -> UnitState:
-    kind = "p" if isinstance(event, PairwiseEvent) else "c"
+    kind: Kind = "p" if isinstance(event, PairwiseEvent) else "c"
     if isinstance(event, RetractionEvent):
         kind = "p" if event.unit_kind == "pairwise" else "c"
     return {"k": kind, "p": partition, "t": event.submitted_at.timestamp(), "s": _slices(event), "a": {}}
@@ -72,8 +68,7 @@ def apply(
             return Outcome("stale", state, ())
     old = kept[2] if kept is not None else None
     changes = _changes(answers, annotator, old, answer, n_values)
-    updated = dict(state)
-    updated["a"] = {**answers, annotator: [event_id, submitted, answer]}
+    updated: UnitState = {**state, "a": {**answers, annotator: [event_id, submitted, answer]}}
     if state["t"] > submitted and not _has_answers(answers):
         updated["t"] = submitted  # a retraction seen first must not pin the unit's window
     return Outcome("applied", updated, changes)

@@ -1,4 +1,4 @@
-"""Grafana dashboards from grafana-foundation-sdk builders; `python -m stream.ops.dashboards` writes the JSON.
+"""Grafana dashboards from grafana-foundation-sdk builders (`make dashboards` writes the JSON).
 
 Never imported by the worker (the SDK is a dev dependency): `make dashboards` regenerates the JSON and
 tests/unit/ops/test_dashboards.py fails when the committed files differ from what this module builds.

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import orjson
 
+from stream.core.wire import GoldMessage
 from stream.qualification.peers import AnnotatorCounts, UnitCache
 from stream.qualification.rules import Kind, encode
 
@@ -34,7 +35,7 @@ class Rekey:
         if gold_id is None:
             self.counts.pairs(self.cache.add(key.decode(), kind, annotator, codes), self.dimensions)
             return None
-        message = {"t": "g", "a": annotator, "e": event["event_id"], "g": gold_id, "k": kind,
+        message: GoldMessage = {"t": "g", "a": annotator, "e": event["event_id"], "g": gold_id, "k": kind,
                    "ts": _epoch(event["submitted_at"]), "v": codes}
         return annotator.encode(), orjson.dumps(message)
 

@@ -11,9 +11,11 @@ from typing import Any
 
 import orjson
 
+from stream.core import vocabulary
+
 MODALITIES = ("t2v", "i2v", "v2v")
 OVERALL = "overall"
-OUTCOMES = {"A": 0, "B": 1, "tie": 2}
+OUTCOMES = vocabulary.PREFERENCE_CODES  # A, B, tie -> 0, 1, 2
 MAX_PROMPTS = 2000  # remembered prompts per modality and partition (pairing draws from them)
 
 PairKey = tuple[str, str, str, str]  # annotator, modality, lower model id, higher model id
