@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from stream.core.units import apply
-from stream.core.wire import UnitState
+from stream.core.wire import SummaryState, UnitState
 from stream.stats.coincidence import Coincidence
 
 WEEK_S = 7 * 86400
@@ -23,7 +23,9 @@ ANSWER_KINDS = {"rating": "c", "pairwise": "p"}
 #  "q": {annotator: [confidence, state when rated, gold, shown_left]}, "x": {reason: count} for
 #  answers replaced or repeated, "v": version emitted (0: none), "h": hash of the included answers,
 #  "c": the unit's window has closed, "r": event ids of answers replaced or withdrawn, "o": event
-#  ids of the same key's answers in a batch already closed (repeats of either are duplicates)}
+#  ids of the same key's answers in a batch already closed (repeats of either are duplicates)};
+# once its batch closed, a stub {"z": True, "p", "b", "s": event ids counted}. A dict, not a
+# TypedDict: the table holds both shapes and mypy cannot narrow a TypedDict union by a key.
 BatchUnit = dict[str, Any]
 
 
@@ -222,12 +224,12 @@ class Summary:
             if sum(counts):
                 self.matrices.setdefault(name, Coincidence(n_values)).update(counts)
 
-    def to_state(self) -> dict[str, Any]:
+    def to_state(self) -> SummaryState:
         return {"r": dict(self.records), "i": self.included, "x": dict(self.exclusions),
                 "h": f"{self.checksum:064x}", "m": {k: m.to_state() for k, m in self.matrices.items()}}
 
     @classmethod
-    def from_state(cls, state: dict[str, Any]) -> Summary:
+    def from_state(cls, state: SummaryState) -> Summary:
         return cls(Counter(state["r"]), int(state["i"]), Counter(state["x"]), int(state["h"], 16),
                    {k: Coincidence.from_state(m) for k, m in state["m"].items()})
 

@@ -81,3 +81,36 @@ class TickMessage(TypedDict):
     wm: float  # event time forwarded up to
     src: int  # input partition
     idle: bool  # caught up and quiet: not waited for
+
+
+class AnnotatorState(TypedDict):
+    """Table `annotators`: one annotator's qualification (qualification.annotator)."""
+
+    p: int  # partition
+    seq: int  # state changes so far
+    st: str | None  # qualification state
+    since: float  # when it was entered (epoch s)
+    why: str  # the reason given
+    at: float | None  # event time of the last gold answer
+    g: list[list[Any]]  # gold answers (GoldAnswers.to_state)
+    w: list[Any]  # gold answers waiting for their key
+    ids: list[str]  # recent gold event ids (dedup)
+    peer: dict[str, list[float]]  # peer agreement per dimension
+    rate: list[int]  # gold rate counters
+
+
+class VoteBookState(TypedDict):
+    """Table `ranking`, per partition: the vote book (ranking.votes), zlib-compressed."""
+
+    o: int  # newest input offset applied
+    z: str  # base64 of zlib(JSON body)
+
+
+class SummaryState(TypedDict):
+    """Batch manifests: one partition's summary of a batch (batches.rules.Summary)."""
+
+    r: dict[str, int]  # record key -> version
+    i: int  # answers included
+    x: dict[str, int]  # reason -> answers excluded
+    h: str  # checksum (hex)
+    m: dict[str, Any]  # dimension -> coincidence state

@@ -10,6 +10,7 @@ from typing import Any, Literal
 import orjson
 
 from schemas.outputs import AnnotatorStatus
+from stream.core.wire import AnnotatorState
 from stream.qualification.rules import (
     Agreement,
     Codes,
@@ -152,13 +153,13 @@ class Annotator:
                 "gold_rate": orjson.dumps(rate).decode(), "pending": str(len(self.pending)),
                 "seq": str(self.seq)}
 
-    def to_state(self) -> dict[str, Any]:
+    def to_state(self) -> AnnotatorState:
         return {"p": self.partition, "seq": self.seq, "st": self.qual.to_state(), "since": self.since,
                 "why": self.reason, "at": self.event_at, "g": self.answers.to_state(), "w": self.pending,
                 "ids": self.ids, "peer": self.peer.to_state(), "rate": self.rate.to_state()}
 
     @classmethod
-    def from_state(cls, cfg: Config, annotator_id: str, state: Mapping[str, Any]) -> Annotator:
+    def from_state(cls, cfg: Config, annotator_id: str, state: AnnotatorState) -> Annotator:
         out = cls(cfg, annotator_id, int(state["p"]))
         n = len(cfg.dimensions)
         out.seq, out.since, out.reason = int(state["seq"]), float(state["since"]), str(state["why"])

@@ -12,6 +12,7 @@ import orjson
 
 from schemas.rankings import PairingRound
 from stream.core.ticks import is_tick
+from stream.core.wire import VoteBookState
 from stream.metrics import Metrics
 from stream.ranking.leaderboard import Board, RankConfig, pairing_rounds, refit
 from stream.ranking.votes import Tally, VoteBook
@@ -42,7 +43,7 @@ class RankingStage:
         self.refit_now: Callable[[], Awaitable[None]] | None = None  # set by the agent: one refit
         self.books: dict[int, VoteBook] = {}
         self.saved_at: dict[int, float] = {}
-        self.latest: dict[int, dict[str, Any]] = {}
+        self.latest: dict[int, VoteBookState] = {}
         self.changed = False
         self.owns_refit = False
         self.last_qualified: set[str] | None = None
@@ -69,7 +70,7 @@ class RankingStage:
         self.metrics.ranking.events[outcome].inc()
         return outcome
 
-    def snapshot_due(self, partition: int, now: float) -> dict[str, Any] | None:
+    def snapshot_due(self, partition: int, now: float) -> VoteBookState | None:
         if now - self.saved_at.get(partition, 0.0) < self.config.refit_s:
             return None
         self.saved_at[partition] = now
@@ -86,7 +87,7 @@ class RankingStage:
         """Refit when votes arrived or qualification changed since the last fit."""
         return self.owns_refit and bool(self.latest) and (self.changed or qualified != self.last_qualified)
 
-    def compute(self, states: list[dict[str, Any]], qualified: set[str] | None,
+    def compute(self, states: list[VoteBookState], qualified: set[str] | None,
                 now: datetime) -> tuple[list[Board], list[PairingRound]]:
         """Pure work of a refit (runs in a thread): leaderboards, then a Swiss round per modality."""
         tally = Tally([VoteBook.from_state(self.dimensions, s) for s in states])

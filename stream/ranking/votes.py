@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from stream.core import vocabulary
+from stream.core.wire import VoteBookState
 
 MODALITIES = ("t2v", "i2v", "v2v")
 OVERALL = "overall"
@@ -111,7 +112,7 @@ class VoteBook:
         d = [*self.dimensions, OVERALL].index(dimension)
         return self.cells.get((annotator, modality, lo, hi), [0] * (3 * self.width))[3 * d:3 * d + 3]
 
-    def to_state(self) -> dict[str, Any]:
+    def to_state(self) -> VoteBookState:
         """Compact JSON-able state: names once, counts as rows, zlib-compressed."""
         names: dict[str, int] = {}
 
@@ -127,7 +128,7 @@ class VoteBook:
         return {"o": self.offset, "z": packed}
 
     @classmethod
-    def from_state(cls, dimensions: tuple[str, ...], state: dict[str, Any] | None,
+    def from_state(cls, dimensions: tuple[str, ...], state: VoteBookState | None,
                    dedup_max: int = 200_000) -> VoteBook:
         """The book a state was made from (dedup keys excepted); empty if the dimensions changed."""
         book = cls(dimensions, dedup_max)
