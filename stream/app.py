@@ -13,7 +13,9 @@ from stream import web
 from stream.agents import annotators, batches, gold, ingest, manifests, merge, notify, ranking, units
 from stream.context import Context
 from stream.core.validate import REASONS, Validator
+from stream.io.changelog import guard_changelogs
 from stream.io.endoffsets import probe_end_offsets
+from stream.io.rebalance import rewind_uncommitted
 from stream.io.security import broker_credentials
 from stream.metrics import Metrics
 from stream.qualification import views as annotator_views
@@ -59,8 +61,11 @@ def faust_app(settings: Settings) -> faust.App:
         # a produce request whose answer never comes is retried after this, instead of Faust's
         # 20 minutes (seen once on Tansu: a flush during a rebalance waited on a lost response)
         producer_request_timeout=settings.producer_request_timeout_s,
-        # at-least-once: Faust flushes the producer before it commits offsets, so a forwarded
-        # message is on the broker before its input is marked done (no exactly_once: see README)
+        # a batch's sends travel in few produce requests (Faust's defaults: one request per send)
+        producer_linger=0.005,
+        producer_max_batch_size=512 * 1024,
+        # at-least-once: each agent awaits its outputs' delivery before its batch is acked, and the
+        # commit drains the table changelogs first (stream/io/outbox.py, changelog.py; README)
         consumer_max_fetch_size=max(8 * 1024**2, 2 * settings.max_payload_bytes),
         producer_max_request_size=max(4 * 1024**2, 2 * settings.max_payload_bytes),
         web_host=settings.web_host,
@@ -98,6 +103,7 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
     """The worker app; `registry` lets tests read metrics without a global registry."""
     settings = settings or Settings()
     limit_fetch_wait(settings.fetch_max_wait_ms)
+    rewind_uncommitted()
     if settings.probe_end_offsets:
         probe_end_offsets(settings)
     app = faust_app(settings)
@@ -117,6 +123,7 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
     for views in (web, annotator_views, ranking_views):
         views.register(app, ctx)
     instrument(app, ctx.metrics)
+    guard_changelogs(app, lambda reason: ctx.fatal(reason))  # ctx.fatal may be replaced by tests
     ctx.metrics.start_at_zero(REASONS, [f"{size}s" for size in settings.window_seconds])
     app.alphawatch = ctx  # type: ignore[attr-defined]
     return app

@@ -11,6 +11,7 @@ from stream.batches.manifests import ManifestStage
 from stream.batches.stage import BatchStage
 from stream.core.validate import Validator
 from stream.flags.flagger import Flagger
+from stream.io.outbox import Fatal, Work, hard_stop
 from stream.metrics import Metrics
 from stream.qualification.rekey import Rekey
 from stream.qualification.stage import AnnotatorStage
@@ -46,3 +47,5 @@ class Context:
     ready: bool = False
     agreement_view: AgreementView = field(default_factory=AgreementView)  # tailed by every worker
     stages: Stages = field(default_factory=Stages)
+    fatal: Fatal = hard_stop  # tests replace it: a lost delivery stops the worker without committing
+    work: Work = field(default_factory=Work)  # batches in progress, which a rebalance waits for

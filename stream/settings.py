@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     commit_interval_s: float = Field(0.5, gt=0)
     fetch_max_wait_ms: int = Field(100, ge=1, le=10_000)
     producer_request_timeout_s: float = Field(30.0, gt=0)
+    # each agent handles up to batch_max_events at a time, waiting at most batch_wait_s for more
+    batch_max_events: int = Field(1000, ge=1, le=100_000)
+    batch_wait_s: float = Field(0.05, gt=0, le=10)
 
     # secure connections: Kafka SASL/SCRAM and TLS, Redis password and TLS (rediss:// URL)
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"

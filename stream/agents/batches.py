@@ -11,8 +11,10 @@ from stream.batches.stage import BatchStage
 from stream.config import batch_config
 from stream.context import Context
 from stream.core.ticks import is_tick, tick
+from stream.io.outbox import Outbox, guarded
 from stream.io.rediskeys import RedisKeys
 from stream.io.security import redis_client
+from stream.io.tables import WriteBehind, by_partition, in_partition
 from stream.qualification.store import StatusReader
 
 log = logging.getLogger(__name__)
@@ -24,28 +26,39 @@ def register(app: faust.App, ctx: Context) -> None:
     settings, topics = ctx.settings, ctx.topics
     if not settings.batch_salt.get_secret_value():
         log.warning("ALPHAWATCH_BATCH_SALT is empty: hashed annotator ids in batch records are unsalted")
-    units = app.Table("batchunits", default=None, partitions=settings.partitions)
-    closed = app.Table("batchclosed", default=None, partitions=settings.partitions)
+    # emitted versions and closed batches reach the tables only once their records are delivered
+    units = WriteBehind(app.Table("batchunits", default=None, partitions=settings.partitions))
+    closed = WriteBehind(app.Table("batchclosed", default=None, partitions=settings.partitions))
     status = StatusReader(redis_client(settings), RedisKeys(settings.app_id))
     stage = ctx.stages.batches = BatchStage(batch_config(settings), ctx.metrics, units, closed, status,
                                             ctx.agreement_view.alpha_of)
 
     @app.agent(topics.valid, name="batches")
     async def batches_agent(stream: Any) -> None:
-        async for event in stream.events():
-            partition = event.message.partition
-            stage.owned(partition)
-            raw: bytes = event.value
-            if is_tick(raw):
-                records, closing = stage.on_watermark(partition, tick(stage.progress, raw, partition))
-            else:
-                records, closing = await stage.on_event(event.key.decode(), raw, partition), None
-            for key, value in records:
-                await topics.batches.send(key=key, value=value)
-            if closing is not None:
-                await topics.batch_partials.send(value=closing)
-            ctx.metrics.batch.open_units.labels(str(partition)).set(
-                sum(len(keys) for keys in stage.batches[partition].values()))
+        outbox = Outbox(ctx.fatal)
+        async for batch in stream.take_events(settings.batch_max_events, within=settings.batch_wait_s):
+            async with guarded(ctx.fatal, "batches", ctx.work):
+                for partition, events in by_partition(batch):
+                    in_partition(events[-1])
+                    for event in events:
+                        await apply(partition, event, outbox)
+                    await outbox.flush()
+                    units.flush()
+                    closed.flush()
+                    ctx.metrics.batch.open_units.labels(str(partition)).set(
+                        sum(len(keys) for keys in stage.batches[partition].values()))
+
+    async def apply(partition: int, event: Any, outbox: Outbox) -> None:
+        stage.owned(partition)
+        raw: bytes = event.value
+        if is_tick(raw):
+            records, closing = stage.on_watermark(partition, tick(stage.progress, raw, partition))
+        else:
+            records, closing = await stage.on_event(event.key.decode(), raw, partition), None
+        for key, value in records:
+            await outbox.send(topics.batches, key=key, value=value)
+        if closing is not None:
+            await outbox.send(topics.batch_partials, value=closing)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def forget(sender: Any, revoked: Any, **_: Any) -> None:

@@ -9,6 +9,7 @@ import orjson
 
 from stream.context import Context
 from stream.core.ticks import is_tick
+from stream.io.outbox import Outbox, guarded
 from stream.qualification.rekey import Rekey
 
 
@@ -22,15 +23,19 @@ def register(app: faust.App, ctx: Context) -> None:
 
     @app.agent(ctx.topics.valid, name="gold")
     async def gold_agent(stream: Any) -> None:
-        async for event in stream.events():
-            raw: bytes = event.value
-            if is_tick(raw):
-                continue
-            sent = rekey.on_event(event.key or b"", raw)
-            if sent is not None:
-                await out.send(key=sent[0], value=sent[1])
+        outbox = Outbox(ctx.fatal)
+        async for batch in stream.take_events(s.batch_max_events, within=s.batch_wait_s):
+            async with guarded(ctx.fatal, "gold", ctx.work):
+                for event in batch:
+                    raw: bytes = event.value
+                    sent = None if is_tick(raw) else rekey.on_event(event.key or b"", raw)
+                    if sent is not None:
+                        await outbox.send(out, key=sent[0], value=sent[1])
+                await outbox.flush()
 
     @app.timer(s.annotator_flush_s)
     async def flush_counts() -> None:
+        outbox = Outbox(ctx.fatal)  # counts taken from memory: delivered, or the worker stops
         for message in rekey.counts.take():
-            await out.send(key=message["a"].encode(), value=orjson.dumps(message))
+            await outbox.send(out, key=message["a"].encode(), value=orjson.dumps(message))
+        await outbox.flush()

@@ -11,6 +11,7 @@ from schemas.events import WatermarkEvent, unit_key
 from stream.context import Context
 from stream.core.ticks import Progress, tick_message
 from stream.core.validate import Invalid, dead_letter
+from stream.io.outbox import Outbox, guarded
 
 
 def register(app: faust.App, ctx: Context) -> None:
@@ -20,42 +21,50 @@ def register(app: faust.App, ctx: Context) -> None:
     valid_counter = metrics.ingest.labels("valid", "")
     progress = Progress()
 
-    async def announce(source: int, watermark: float, idle: bool = False) -> None:
+    async def announce(outbox: Outbox, source: int, watermark: float, idle: bool = False) -> None:
         # sent after the forwards it covers, by the same producer: each partition sees them in order
         tick = tick_message(watermark, source, idle)
         for partition in range(settings.partitions):
-            await topics.valid.send(value=tick, partition=partition)
+            await outbox.send(topics.valid, value=tick, partition=partition)
 
     @app.agent(topics.annotations, name="ingest")
     async def ingest(stream: Any) -> None:
-        async for event in stream.events():
-            message = event.message
-            result = ctx.validator(message.value)
-            if isinstance(result, Invalid):
-                metrics.ingest.labels("invalid", result.reason).inc()
-                await topics.dlq.send(key=message.key, value=dead_letter(
-                    message.value, message.key, result, message.topic, message.partition,
-                    message.offset, settings.dlq_max_payload_bytes,
-                ))
-                progress.touch(message.partition, message.offset)
-            elif isinstance(result, WatermarkEvent):
-                valid_counter.inc()
-                progress.observe(message.partition, result.watermark.timestamp(), message.offset)
-                for source, watermark in progress.due():
-                    await announce(source, watermark)
-            else:
-                valid_counter.inc()
-                # keep the producer's timestamp: flag latency is measured from it
-                await topics.valid.send(key=unit_key(result).encode(), value=message.value,
-                                        timestamp=message.timestamp)
-                progress.observe(message.partition, result.submitted_at.timestamp(), message.offset)
+        outbox = Outbox(ctx.fatal)
+        async for batch in stream.take_events(settings.batch_max_events, within=settings.batch_wait_s):
+            async with guarded(ctx.fatal, "ingest", ctx.work):
+                for event in batch:
+                    await take(event.message, outbox)
+                await outbox.flush()  # delivered before take_events acks the batch
+
+    async def take(message: Any, outbox: Outbox) -> None:
+        result = ctx.validator(message.value)
+        if isinstance(result, Invalid):
+            metrics.ingest.labels("invalid", result.reason).inc()
+            await outbox.send(topics.dlq, key=message.key, value=dead_letter(
+                message.value, message.key, result, message.topic, message.partition,
+                message.offset, settings.dlq_max_payload_bytes,
+            ))
+            progress.touch(message.partition, message.offset)
+        elif isinstance(result, WatermarkEvent):
+            valid_counter.inc()
+            progress.observe(message.partition, result.watermark.timestamp(), message.offset)
+            for source, watermark in progress.due():
+                await announce(outbox, source, watermark)
+        else:
+            valid_counter.inc()
+            # keep the producer's timestamp: flag latency is measured from it
+            await outbox.send(topics.valid, key=unit_key(result).encode(), value=message.value,
+                              timestamp=message.timestamp)
+            progress.observe(message.partition, result.submitted_at.timestamp(), message.offset)
 
     @app.timer(settings.tick_interval_s)
     async def send_ticks() -> None:
+        outbox = Outbox(ctx.fatal)
         for source, watermark in progress.due():
-            await announce(source, watermark)
+            await announce(outbox, source, watermark)
         for source in await caught_up(progress.quiet(settings.idle_timeout_s)):
-            await announce(source, progress.seen.get(source, 0.0), idle=True)
+            await announce(outbox, source, progress.seen.get(source, 0.0), idle=True)
+        await outbox.flush()
 
     async def caught_up(sources: list[int]) -> list[int]:
         """Quiet sources with nothing left to read: truly idle, not just slow to be ingested."""

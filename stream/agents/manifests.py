@@ -10,17 +10,26 @@ import orjson
 from stream.batches.manifests import ManifestStage
 from stream.config import batch_policy, manifest_scales
 from stream.context import Context
+from stream.io.outbox import Outbox, guarded
+from stream.io.tables import WriteBehind, in_partition
 
 
 def register(app: faust.App, ctx: Context) -> None:
     """Reads `batch-partials` (one partition); writes `rlhf-batch-manifests`. Owns table `manifests`."""
     settings = ctx.settings
-    table = app.Table("manifests", default=None, partitions=1)
+    # a manifest's "sent" digest reaches the table only once the manifest is delivered
+    table = WriteBehind(app.Table("manifests", default=None, partitions=1))
     stage = ctx.stages.manifests = ManifestStage(batch_policy(settings).clock, settings.partitions,
                                                  manifest_scales(settings), ctx.metrics, table)
 
     @app.agent(ctx.topics.batch_partials, name="manifests")
     async def manifests_agent(stream: Any) -> None:
-        async for raw in stream:
-            for key, value in stage.on_closing(orjson.loads(raw)):
-                await ctx.topics.manifests.send(key=key, value=value)
+        outbox = Outbox(ctx.fatal)
+        async for batch in stream.take_events(settings.batch_max_events, within=settings.batch_wait_s):
+            async with guarded(ctx.fatal, "manifests", ctx.work):
+                for event in batch:
+                    in_partition(event)
+                    for key, value in stage.on_closing(orjson.loads(event.value)):
+                        await outbox.send(ctx.topics.manifests, key=key, value=value)
+                await outbox.flush()
+                table.flush()

@@ -9,6 +9,7 @@ import faust
 import orjson
 from redis.exceptions import RedisError
 
+from schemas.outputs import Flag
 from stream.agreement.merge import Merger
 from stream.agreement.publisher import Publisher, record_key
 from stream.config import flag_policies, merge_config
@@ -16,8 +17,10 @@ from stream.context import Context
 from stream.flags.flagger import Flagger
 from stream.flags.policy import flag_key
 from stream.flags.store import FlagStore
+from stream.io.outbox import Outbox, guarded
 from stream.io.rediskeys import RedisKeys
 from stream.io.security import redis_client
+from stream.io.tables import WriteBehind, in_partition
 
 log = logging.getLogger(__name__)
 
@@ -36,34 +39,81 @@ def register(app: faust.App, ctx: Context) -> None:
     for dimension, threshold in config.thresholds.items():
         ctx.metrics.threshold.labels(dimension).set(threshold)
 
+    resumed: list[bool] = [False]  # pending flags of a previous owner resent after each takeover
+
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def hand_over(sender: Any, revoked: Any, **_: Any) -> None:
         if any(tp.topic == ctx.topics.partials.get_topic_name() for tp in revoked):
             flagger.release()
             publisher.pending.clear()
+            resumed[0] = False
 
     @app.agent(ctx.topics.partials, name="merge")
     async def merge_agent(stream: Any) -> None:
-        merger = Merger(config, table)
-        async for raw in stream:
-            msg = orjson.loads(raw)
-            changed = merger.on_partials(msg) if msg["t"] == "partials" else []
-            finals = merger.on_closed(msg) if msg["t"] == "closed" else []
-            live = [k for k in publisher.select(changed) if k in merger.live and not merger.is_final(k)]
-            records = [(k, merger.record(k, final=False)) for k in live]
-            records += [(k, merger.record(k, final=True)) for k in finals]
-            for key, record in records:
-                publisher.observe(record)
-                await agreement.send(key=record_key(record), value=record.model_dump_json().encode())
-                try:
-                    flag = await flagger.evaluate(record, key, merger)
-                except RedisError as exc:
-                    # no flag without the dedup store; records keep flowing, the metric alerts
-                    ctx.metrics.flag_errors.inc()
-                    log.warning("flag check skipped, Redis unavailable: %r", exc)
-                    flag = None
-                flagger.show(flag_key(record.model_dump(include={"dimension", "slice", "window_size_s"})))
-                if flag is not None:
-                    await qa_flags.send(key=flag.flag_id.encode(), value=flag.model_dump_json().encode())
-                if record.final:
+        outbox = Outbox(ctx.fatal)
+        store_view = WriteBehind(table)
+        merger = Merger(config, store_view)
+        async for batch in stream.take_events(settings.batch_max_events, within=settings.batch_wait_s):
+            async with guarded(ctx.fatal, "merge", ctx.work):
+                flags = await resend_pending(outbox) if not resumed[0] else []
+                finals: list[Any] = []
+                for event in batch:
+                    in_partition(event)
+                    flags += await on_message(merger, orjson.loads(event.value), outbox, finals)
+                await outbox.flush()  # records and flags on the broker before the table or Redis moves
+                store_view.flush()
+                for key in finals:
                     merger.finish(key)
+                store_view.flush()
+                await confirm(flags)
+
+    async def on_message(merger: Merger, msg: dict[str, Any], outbox: Outbox, finals: list[Any]) -> list[str]:
+        changed = merger.on_partials(msg) if msg["t"] == "partials" else []
+        closed = merger.on_closed(msg) if msg["t"] == "closed" else []
+        live = [k for k in publisher.select(changed) if k in merger.live and not merger.is_final(k)]
+        records = [(k, merger.record(k, final=False)) for k in live]
+        records += [(k, merger.record(k, final=True)) for k in closed]
+        flags = []
+        for key, record in records:
+            publisher.observe(record)
+            await outbox.send(agreement, key=record_key(record), value=record.model_dump_json().encode())
+            flag = await check(record, key, merger)
+            if flag is not None:
+                await outbox.send(qa_flags, key=flag.flag_id.encode(), value=flag.model_dump_json().encode())
+                flags.append(flag.flag_id)
+            if record.final:
+                finals.append(key)
+        return flags
+
+    async def check(record: Any, key: Any, merger: Merger) -> Flag | None:
+        try:
+            flag = await flagger.evaluate(record, key, merger)
+        except RedisError as exc:
+            # no flag without the dedup store; records keep flowing, the metric alerts
+            ctx.metrics.flag_errors.inc()
+            log.warning("flag check skipped, Redis unavailable: %r", exc)
+            flag = None
+        flagger.show(flag_key(record.model_dump(include={"dimension", "slice", "window_size_s"})))
+        return flag
+
+    async def resend_pending(outbox: Outbox) -> list[str]:
+        """Flags a previous owner changed in Redis but never saw acknowledged: sent again, with the
+        same flag id, so a QA lead may see one twice but never miss one."""
+        try:
+            pending = await store.pending()
+        except RedisError as exc:
+            log.warning("pending flags not checked, Redis unavailable: %r", exc)
+            return []
+        resumed[0] = True
+        ids = []
+        for raw in pending:
+            flag = Flag.model_validate_json(raw)
+            await outbox.send(qa_flags, key=flag.flag_id.encode(), value=raw.encode())
+            ids.append(flag.flag_id)
+        return ids
+
+    async def confirm(flag_ids: list[str]) -> None:
+        try:
+            await store.delivered(flag_ids)
+        except RedisError as exc:  # they stay pending and are sent again after the next takeover
+            log.warning("flag delivery not confirmed in Redis: %r", exc)

@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 from schemas.rankings import PairingRound
 from stream.config import ranking_config
 from stream.context import Context
+from stream.io.outbox import Outbox
 from stream.io.rediskeys import RedisKeys
 from stream.io.security import redis_client
 from stream.ranking.leaderboard import Board
@@ -35,13 +36,15 @@ def register(app: faust.App, ctx: Context) -> None:
 
     @app.agent(topics.valid, name="ranking")
     async def ranking_agent(stream: Any) -> None:
+        outbox = Outbox(ctx.fatal)
         async for event in stream.events():
             partition = event.message.partition
             stage.on_event(partition, event.message.offset, event.value)
             state = stage.snapshot_due(partition, time.monotonic())
-            if state is not None:  # the refit cadence: persist (changelog) and hand to the refit worker
+            if state is not None:  # the refit cadence: hand to the refit worker, then persist
+                await outbox.send(topics.ranking_partials, value=orjson.dumps({"p": partition, "s": state}))
+                await outbox.flush()
                 table[str(partition)] = state
-                await topics.ranking_partials.send(value=orjson.dumps({"p": partition, "s": state}))
 
     @app.agent(topics.ranking_partials, name="ranking-refit")
     async def collect(stream: Any) -> None:

@@ -12,6 +12,8 @@ from stream.agreement.stage import UnitStage
 from stream.config import units_config
 from stream.context import Context
 from stream.core.ticks import is_tick
+from stream.io.outbox import Outbox, guarded
+from stream.io.tables import by_partition, in_partition
 
 
 def register(app: faust.App, ctx: Context) -> None:
@@ -24,8 +26,25 @@ def register(app: faust.App, ctx: Context) -> None:
 
     @app.agent(topics.valid, name="units")
     async def units_agent(stream: Any) -> None:
-        async for event in stream.events():
-            partition = event.message.partition
+        outbox = Outbox(ctx.fatal)
+        async for batch in stream.take_events(settings.batch_max_events, within=settings.batch_wait_s):
+            async with guarded(ctx.fatal, "units", ctx.work):
+                closed = [(events[-1], await apply(partition, events, outbox))
+                          for partition, events in by_partition(batch)]
+                await outbox.flush()  # the closures are on the broker before they are recorded
+                for event, moved in closed:
+                    if moved:
+                        in_partition(event)
+                        partition = event.message.partition
+                        agg = stage.aggs[partition]
+                        stage.persist_closure(partition, agg, moved)
+                        stage.sweep(partition, agg.watermark)
+
+    async def apply(partition: int, events: list[Any], outbox: Outbox) -> dict[int, int]:
+        """One partition's share of a batch; returns how far each window size closed."""
+        in_partition(events[-1])
+        closed: dict[int, int] = {}
+        for event in events:
             agg, rebuilt = stage.agg_for(partition)
             raw: bytes = event.value
             if is_tick(raw):
@@ -35,12 +54,12 @@ def register(app: faust.App, ctx: Context) -> None:
                 moved = {}
             if rebuilt:  # re-announce closures: the merge stage ignores what it already has
                 moved = {s: t for s, t in agg.closed_through.items() if t} | moved
-            if moved:
+            if moved:  # sent now, so later answers of this batch find the windows closed
                 for message in stage.closing_messages(partition, agg, moved):
-                    await topics.partials.send(value=message)
-                stage.persist_closure(partition, agg, moved)
-                stage.sweep(partition, agg.watermark)
-            ctx.metrics.watermark.labels(str(partition)).set(agg.watermark)
+                    await outbox.send(topics.partials, value=message)
+                closed |= moved
+        ctx.metrics.watermark.labels(str(partition)).set(stage.aggs[partition].watermark)
+        return closed
 
     @app.timer(settings.snapshot_interval_s)
     async def send_snapshots() -> None:

@@ -77,23 +77,36 @@ class Flagger:
             return None
         opened = await self.store.open_flag(fkey)  # the authoritative state before acting
         if decision.kind == "agreement_low":
-            new_id = flag_id("agreement_low", data, data["window_start"])
-            if not await self.store.try_open(fkey, new_id):
-                return None  # another worker, an earlier run, or the cooldown got there first
-            self.open[fkey] = new_id
-            opened_id = None
-        else:
-            if opened is None:
-                self.open.pop(fkey, None)
-                return None
-            new_id = flag_id("agreement_recovered", data, opened)
-            if not await self.store.try_close(fkey, opened):
-                return None
+            new_id, opened_id = flag_id("agreement_low", data, data["window_start"]), None
+        elif opened is None:
             self.open.pop(fkey, None)
-            opened_id = opened
-        people, values = merger.explain(key, record.final)
+            return None
+        else:
+            new_id, opened_id = flag_id("agreement_recovered", data, opened), opened
+        flag = self.flag(record, key, merger, decision, new_id, opened_id)
+        if not await self.change(fkey, flag):
+            return None  # another worker, an earlier run, or the cooldown got there first
         self.metrics.flags.labels(decision.kind, record.dimension, record.slice,
                                       f"{record.window_size_s}s").inc()
+        return flag
+
+    async def change(self, fkey: str, flag: Flag) -> bool:
+        """Open or close in Redis, the flag kept pending there until its delivery is confirmed."""
+        payload = flag.model_dump_json()
+        assert self.open is not None
+        if flag.opened_flag_id is None:
+            if not await self.store.try_open(fkey, flag.flag_id, payload):
+                return False
+            self.open[fkey] = flag.flag_id
+        else:
+            if not await self.store.try_close(fkey, flag.opened_flag_id, payload, flag.flag_id):
+                return False
+            self.open.pop(fkey, None)
+        return True
+
+    def flag(self, record: AgreementRecord, key: Key, merger: Merger, decision: Decision, new_id: str,
+             opened_id: str | None) -> Flag:
+        people, values = merger.explain(key, record.final)
         return Flag(
             flag_id=new_id, kind=decision.kind, opened_flag_id=opened_id, reason=decision.reason,
             dimension=record.dimension, slice=record.slice, window_size_s=record.window_size_s,

@@ -36,6 +36,11 @@ class RedisKeys:
         """STRING: the open flag id of one dimension|slice|window key."""
         return f"{self.prefix}flag:open:{key}"
 
+    @property
+    def flags_pending(self) -> str:
+        """HASH flag id -> flag JSON: raised or cleared in Redis, not yet acknowledged on qa-flags."""
+        return f"{self.prefix}flags:pending"
+
     def flag_cooldown(self, key: str) -> str:
         return f"{self.prefix}flag:cooldown:{key}"
 

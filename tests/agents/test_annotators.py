@@ -11,6 +11,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from stream.campaign.simulate import Campaign, generate
+from tests.agents.conftest import sender
 
 
 @pytest.fixture
@@ -23,7 +24,7 @@ def _events(n: int) -> list[dict[str, Any]]:
 
 
 async def test_gold_answers_go_by_annotator_and_others_only_count(app: Any, monkeypatch: Any) -> None:
-    send = AsyncMock()
+    send = sender()
     monkeypatch.setattr(app.alphawatch.topics.annotator_events, "send", send)
     events = _events(2)  # 6 ratings: 2 clips x 3 annotators
     events[4] = {**events[4], "gold_item_id": "gold-1"}

@@ -10,6 +10,8 @@ from unittest.mock import AsyncMock, MagicMock
 import orjson
 import pytest
 
+from tests.agents.conftest import sender, stopping, wait_for
+
 START = datetime(2026, 11, 20, 10, tzinfo=UTC)
 
 
@@ -39,7 +41,7 @@ def _tick(watermark: datetime) -> bytes:
 
 async def test_records_versions_and_a_closed_batch(app: Any, monkeypatch: Any) -> None:
     topics = app.alphawatch.topics
-    records, partials = AsyncMock(), AsyncMock()
+    records, partials = sender(), sender()
     monkeypatch.setattr(topics.batches, "send", records)
     monkeypatch.setattr(topics.batch_partials, "send", partials)
     async with app.agents["batches"].test_context() as agent:
@@ -63,7 +65,7 @@ async def test_records_versions_and_a_closed_batch(app: Any, monkeypatch: Any) -
     assert len(records.await_args_list) == 2
     assert app.alphawatch.metrics.batch.repeats_after_close._value.get() == 1
 
-    manifests = AsyncMock()
+    manifests = sender()
     monkeypatch.setattr(topics.manifests, "send", manifests)
     async with app.agents["manifests"].test_context() as agent:
         await agent.put(orjson.dumps(closing))
@@ -71,3 +73,30 @@ async def test_records_versions_and_a_closed_batch(app: Any, monkeypatch: Any) -
     (manifest,) = [orjson.loads(call.kwargs["value"]) for call in manifests.await_args_list]
     assert manifest["batch_id"] == "2026-W47" and manifest["answers_received"] == 6
     assert manifest["record_counts"] == {"clip_rating.v1": 1} and manifest["revision"] == 1
+
+
+async def test_a_record_not_delivered_leaves_its_unit_unmarked(app: Any, monkeypatch: Any) -> None:
+    topics, ctx = app.alphawatch.topics, app.alphawatch
+    monkeypatch.setattr(topics.batches, "send", sender(ConnectionError("no leader")))
+    monkeypatch.setattr(topics.batch_partials, "send", sender())
+    reasons = stopping(ctx)
+    async with app.agents["batches"].test_context() as agent:
+        for annotator, minute in (("a", 0), ("b", 2), ("c", 3)):  # the third answer emits version 1
+            await agent.put(_rating(annotator, minute), key=b"c:clip-1")
+        await wait_for(lambda: reasons)
+    assert "to rlhf-batches not delivered" in reasons[0]
+    # the unit's answers and its emitted version never reached the table (or its changelog): after
+    # the restart the batch is read again and version 1 is emitted again
+    assert ctx.stages.batches.units.table.get("c:clip-1") is None
+
+
+async def test_a_manifest_not_delivered_is_not_marked_sent(app: Any, monkeypatch: Any) -> None:
+    ctx = app.alphawatch
+    monkeypatch.setattr(ctx.topics.manifests, "send", sender(ConnectionError("no leader")))
+    reasons = stopping(ctx)
+    closing = {"p": 0, "through": int(START.timestamp()), "batches": {str(int(START.timestamp())): {
+        "r": {}, "i": 0, "x": {}}}}
+    async with app.agents["manifests"].test_context() as agent:
+        await agent.put(orjson.dumps(closing))
+        await wait_for(lambda: reasons)
+    assert ctx.stages.manifests.table.table.get(f"b:{int(START.timestamp())}") is None

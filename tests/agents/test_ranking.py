@@ -15,6 +15,7 @@ from stream.campaign.tournament import Tournament, draw, random_events
 from stream.config import ranking_config
 from stream.ranking.stage import RankingStage
 from stream.ranking.views import RankingView
+from tests.agents.conftest import sender
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ async def _feed(app: Any, monkeypatch: Any, events: list[dict[str, Any]]) -> lis
     """Events through the partition agent; returns what it sent to ranking-partials."""
     for table in app.tables.values():
         monkeypatch.setattr(table, "send_changelog", MagicMock())
-    partials = AsyncMock()
+    partials = sender()
     monkeypatch.setattr(app.alphawatch.topics.ranking_partials, "send", partials)
     async with app.agents["ranking"].test_context() as agent:
         for event in events:
@@ -60,7 +61,7 @@ async def test_votes_are_counted_snapshotted_and_refitted(app: Any, monkeypatch:
         await refit_agent.put(orjson.dumps(sent[-1]))
     assert set(stage.latest) == {0}
 
-    rankings, rounds = AsyncMock(), AsyncMock()
+    rankings, rounds = sender(), sender()
     monkeypatch.setattr(app.alphawatch.topics.model_rankings, "send", rankings)
     monkeypatch.setattr(app.alphawatch.topics.pairing_suggestions, "send", rounds)
     stage.redis, stage.owns_refit = FakeRedis(field.qualified), True

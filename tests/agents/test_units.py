@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 from unittest.mock import AsyncMock, MagicMock
 
@@ -10,6 +11,8 @@ import orjson
 import pytest
 
 from stream.campaign.simulate import Campaign, generate
+from stream.core.ticks import tick_message
+from tests.agents.conftest import sender, stopping, wait_for
 
 
 @pytest.fixture
@@ -23,7 +26,7 @@ def _sent(mock: AsyncMock) -> list[dict[str, Any]]:
 
 async def test_ingest_forwards_valid_and_dead_letters_invalid(app: Any, monkeypatch: Any) -> None:
     ctx = app.alphawatch
-    forward, dlq = AsyncMock(), AsyncMock()
+    forward, dlq = sender(), sender()
     monkeypatch.setattr(ctx.topics.valid, "send", forward)
     monkeypatch.setattr(ctx.topics.dlq, "send", dlq)
     event = next(e for e in generate(Campaign(n_clips=3)) if e["kind"] == "rating")
@@ -44,7 +47,7 @@ async def test_ingest_forwards_valid_and_dead_letters_invalid(app: Any, monkeypa
 async def test_units_agent_applies_once_and_counts_duplicates(app: Any, monkeypatch: Any) -> None:
     for table in app.tables.values():  # no broker: keep table writes in the memory store only
         monkeypatch.setattr(table, "send_changelog", MagicMock())
-    partials = AsyncMock()
+    partials = sender()
     monkeypatch.setattr(app.alphawatch.topics.partials, "send", partials)
     events = [e for e in generate(Campaign(n_clips=4, pairwise_share=0.0))][:6]
     async with app.agents["units"].test_context() as agent:
@@ -66,3 +69,22 @@ def _metrics(app: Any) -> str:
     from prometheus_client import generate_latest
 
     return generate_latest(app.alphawatch.metrics.registry).decode()
+
+
+async def test_a_closure_not_delivered_is_not_recorded(app: Any, monkeypatch: Any) -> None:
+    for table in app.tables.values():
+        monkeypatch.setattr(table, "send_changelog", MagicMock())
+    monkeypatch.setattr(app.alphawatch.topics.partials, "send", sender(ConnectionError("no leader")))
+    reasons = stopping(app.alphawatch)
+    events = [e for e in generate(Campaign(n_clips=2, pairwise_share=0.0))][:6]
+    far = max(orjson.loads(orjson.dumps(e))["submitted_at"] for e in events)
+    wm = datetime.fromisoformat(far).timestamp() + 3 * 86400
+    async with app.agents["units"].test_context() as agent:
+        for event in events:
+            await agent.put(orjson.dumps(event), key=f"c:{event['clip_id']}".encode())
+        for source in range(app.alphawatch.settings.partitions):  # every input partition moved on
+            await agent.put(tick_message(wm, source), key=b"c:x")
+        await wait_for(lambda: reasons)
+    assert "agreement-partials not delivered" in reasons[0]
+    stage = app.alphawatch.stages.units
+    assert not list(stage.closures.items())  # the closure is announced again after the restart

@@ -39,11 +39,33 @@ async def test_one_open_flag_across_workers_and_restarts(redis_url: str) -> None
         assert not await first.try_open("q|all|3600", "during-cooldown")
         await restarted.client.aclose()
     finally:
-        keys = [k async for k in first.client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await first.client.delete(*keys)
-        await first.client.aclose()
+        await _forget(first, prefix)
         await second.client.aclose()
+
+
+async def _forget(store: FlagStore, prefix: str) -> None:
+    """Delete the test's keys and close the client."""
+    keys = [k async for k in store.client.scan_iter(match=f"{prefix}*")]
+    if keys:
+        await store.client.delete(*keys)
+    await store.client.aclose()
+
+
+async def test_a_flag_stays_pending_in_redis_until_its_delivery_is_confirmed(redis_url: str) -> None:
+    keys = RedisKeys(f"t-{uuid.uuid4().hex[:6]}")
+    store = FlagStore.from_url(redis_url, keys, cooldown_s=0)
+    try:
+        assert await store.try_open("q|all|3600", "low-1", '{"flag_id": "low-1"}')
+        # the worker died before qa-flags acknowledged it: the next owner finds it and sends it
+        restarted = FlagStore.from_url(redis_url, keys, cooldown_s=0)
+        assert await restarted.pending() == ['{"flag_id": "low-1"}']
+        await restarted.delivered(["low-1"])
+        assert await store.pending() == []
+        assert await store.try_close("q|all|3600", "low-1", '{"flag_id": "rec-1"}', "rec-1")
+        assert await store.pending() == ['{"flag_id": "rec-1"}'] and await store.open_flag("q|all|3600") is None
+        await restarted.client.aclose()
+    finally:
+        await _forget(store, keys.prefix)
 
 
 def _flag(i: int) -> dict[str, Any]:
