@@ -62,7 +62,8 @@ async def test_a_flag_stays_pending_in_redis_until_its_delivery_is_confirmed(red
         await restarted.delivered(["low-1"])
         assert await store.pending() == []
         assert await store.try_close("q|all|3600", "low-1", '{"flag_id": "rec-1"}', "rec-1")
-        assert await store.pending() == ['{"flag_id": "rec-1"}'] and await store.open_flag("q|all|3600") is None
+        assert await store.pending() == ['{"flag_id": "rec-1"}']
+        assert await store.open_flag("q|all|3600") is None
         await restarted.client.aclose()
     finally:
         await _forget(store, keys.prefix)
