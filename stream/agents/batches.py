@@ -10,11 +10,12 @@ import faust
 from stream.batches.stage import BatchStage
 from stream.config import batch_config
 from stream.context import Context
+from stream.core.envelope import items_of
 from stream.core.ticks import is_tick, tick
 from stream.io.outbox import Outbox, guarded
 from stream.io.rediskeys import RedisKeys
 from stream.io.security import redis_client
-from stream.io.tables import WriteBehind, by_partition, in_partition
+from stream.io.tables import WriteBehind, by_partition
 from stream.qualification.store import StatusReader
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,8 @@ def register(app: faust.App, ctx: Context) -> None:
         async for batch in stream.take_events(settings.batch_max_events, within=settings.batch_wait_s):
             async with guarded(ctx.fatal, "batches", ctx.work):
                 for partition, events in by_partition(batch):
-                    in_partition(events[-1])
+                    units.at(events[-1])
+                    closed.at(events[-1])
                     for event in events:
                         await apply(partition, event, outbox)
                     await outbox.flush()
@@ -54,7 +56,9 @@ def register(app: faust.App, ctx: Context) -> None:
         if is_tick(raw):
             records, closing = stage.on_watermark(partition, tick(stage.progress, raw, partition))
         else:
-            records, closing = await stage.on_event(event.key.decode(), raw, partition), None
+            records, closing = [], None
+            for key, value, _ in items_of(raw, event.key, None):
+                records += await stage.on_event(key.decode(), value, partition)
         for key, value in records:
             await outbox.send(topics.batches, key=key, value=value)
         if closing is not None:

@@ -8,6 +8,7 @@ import faust
 import orjson
 
 from stream.context import Context
+from stream.core.envelope import items_of
 from stream.core.ticks import is_tick
 from stream.io.outbox import Outbox, guarded
 from stream.qualification.rekey import Rekey
@@ -28,9 +29,12 @@ def register(app: faust.App, ctx: Context) -> None:
             async with guarded(ctx.fatal, "gold", ctx.work):
                 for event in batch:
                     raw: bytes = event.value
-                    sent = None if is_tick(raw) else rekey.on_event(event.key or b"", raw)
-                    if sent is not None:
-                        await outbox.send(out, key=sent[0], value=sent[1])
+                    if is_tick(raw):
+                        continue
+                    for key, value, _ in items_of(raw, event.key, None):
+                        sent = rekey.on_event(key, value)
+                        if sent is not None:
+                            await outbox.send(out, key=sent[0], value=sent[1])
                 await outbox.flush()
 
     @app.timer(s.annotator_flush_s)

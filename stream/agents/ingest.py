@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import faust
@@ -9,14 +10,28 @@ from faust.types import TP
 
 from schemas.events import WatermarkEvent, unit_key
 from stream.context import Context
+from stream.core.envelope import Packer
 from stream.core.ticks import Progress, tick_message
-from stream.core.validate import Invalid, dead_letter
+from stream.core.validate import Invalid, dead_letter, elements
 from stream.io.outbox import Outbox, guarded
+
+# an envelope stays well under Apache Kafka's default message.max.bytes (about 1 MB)
+ENVELOPE_BYTES = 512 * 1024
+
+
+@dataclass
+class Seen:
+    """What one batch saw: (source, event time, offset) per valid event, counts."""
+
+    observed: list[tuple[int, float, int]] = field(default_factory=list)
+    valid: int = 0
+    watermarks: int = 0
 
 
 def register(app: faust.App, ctx: Context) -> None:
-    """Reads `annotations`; writes `valid` (keyed by unit, plus progress ticks to every partition
-    every `ALPHAWATCH_TICK_INTERVAL_S`) and `annotations-dlq`. Stateless: no tables."""
+    """Reads `annotations` (an event, or a JSON array of events, per record); writes `valid`
+    (envelopes of events per destination partition, plus progress ticks to every partition every
+    `ALPHAWATCH_TICK_INTERVAL_S`) and `annotations-dlq`. Stateless: no tables."""
     topics, metrics, settings = ctx.topics, ctx.metrics, ctx.settings
     valid_counter = metrics.ingest.labels("valid", "")
     progress = Progress()
@@ -32,30 +47,42 @@ def register(app: faust.App, ctx: Context) -> None:
         outbox = Outbox(ctx.fatal)
         async for batch in stream.take_events(settings.batch_max_events, within=settings.batch_wait_s):
             async with guarded(ctx.fatal, "ingest", ctx.work):
+                packer, seen = Packer(settings.partitions, ENVELOPE_BYTES), Seen()
                 for event in batch:
-                    await take(event.message, outbox)
+                    for value, index in elements(event.message.value):
+                        await take(event.message, value, index, packer, seen, outbox)
+                for partition, envelope in packer.take():
+                    await outbox.send(topics.valid, value=envelope, partition=partition)
+                # progress only after the forwards it covers were handed to the producer: a tick
+                # (here or from the timer) then follows them on every partition
+                for source, ts, offset in seen.observed:
+                    progress.observe(source, ts, offset)
+                if seen.watermarks:
+                    for source, watermark in progress.due():
+                        await announce(outbox, source, watermark)
+                valid_counter.inc(seen.valid)
                 await outbox.flush()  # delivered before take_events acks the batch
 
-    async def take(message: Any, outbox: Outbox) -> None:
-        result = ctx.validator(message.value)
+    async def take(message: Any, value: bytes | None, index: int | None, packer: Packer, seen: Seen,
+                   outbox: Outbox) -> None:
+        result = ctx.validator(value)
         if isinstance(result, Invalid):
             metrics.ingest.labels("invalid", result.reason).inc()
             await outbox.send(topics.dlq, key=message.key, value=dead_letter(
-                message.value, message.key, result, message.topic, message.partition,
-                message.offset, settings.dlq_max_payload_bytes,
+                value, message.key, result, message.topic, message.partition,
+                message.offset, settings.dlq_max_payload_bytes, index,
             ))
             progress.touch(message.partition, message.offset)
-        elif isinstance(result, WatermarkEvent):
-            valid_counter.inc()
-            progress.observe(message.partition, result.watermark.timestamp(), message.offset)
-            for source, watermark in progress.due():
-                await announce(outbox, source, watermark)
-        else:
-            valid_counter.inc()
-            # keep the producer's timestamp: flag latency is measured from it
-            await outbox.send(topics.valid, key=unit_key(result).encode(), value=message.value,
-                              timestamp=message.timestamp)
-            progress.observe(message.partition, result.submitted_at.timestamp(), message.offset)
+            return
+        seen.valid += 1
+        if isinstance(result, WatermarkEvent):
+            seen.watermarks += 1
+            seen.observed.append((message.partition, result.watermark.timestamp(), message.offset))
+            return
+        assert value is not None
+        # keep the producer's timestamp: flag latency is measured from it
+        packer.add(unit_key(result).encode(), value, (message.timestamp or 0.0))
+        seen.observed.append((message.partition, result.submitted_at.timestamp(), message.offset))
 
     @app.timer(settings.tick_interval_s)
     async def send_ticks() -> None:

@@ -11,7 +11,7 @@ from stream.batches.manifests import ManifestStage
 from stream.config import batch_policy, manifest_scales
 from stream.context import Context
 from stream.io.outbox import Outbox, guarded
-from stream.io.tables import WriteBehind, in_partition
+from stream.io.tables import WriteBehind
 
 
 def register(app: faust.App, ctx: Context) -> None:
@@ -28,7 +28,7 @@ def register(app: faust.App, ctx: Context) -> None:
         async for batch in stream.take_events(settings.batch_max_events, within=settings.batch_wait_s):
             async with guarded(ctx.fatal, "manifests", ctx.work):
                 for event in batch:
-                    in_partition(event)
+                    table.at(event)
                     for key, value in stage.on_closing(orjson.loads(event.value)):
                         await outbox.send(ctx.topics.manifests, key=key, value=value)
                 await outbox.flush()

@@ -20,7 +20,7 @@ from stream.flags.store import FlagStore
 from stream.io.outbox import Outbox, guarded
 from stream.io.rediskeys import RedisKeys
 from stream.io.security import redis_client
-from stream.io.tables import WriteBehind, in_partition
+from stream.io.tables import WriteBehind
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def register(app: faust.App, ctx: Context) -> None:
                 flags = await resend_pending(outbox) if not resumed[0] else []
                 finals: list[Any] = []
                 for event in batch:
-                    in_partition(event)
+                    store_view.at(event)
                     flags += await on_message(merger, orjson.loads(event.value), outbox, finals)
                 await outbox.flush()  # records and flags on the broker before the table or Redis moves
                 store_view.flush()

@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 from schemas.rankings import PairingRound
 from stream.config import ranking_config
 from stream.context import Context
+from stream.core.envelope import POSITION_SPAN, items_of
 from stream.io.outbox import Outbox
 from stream.io.rediskeys import RedisKeys
 from stream.io.security import redis_client
@@ -38,8 +39,10 @@ def register(app: faust.App, ctx: Context) -> None:
     async def ranking_agent(stream: Any) -> None:
         outbox = Outbox(ctx.fatal)
         async for event in stream.events():
-            partition = event.message.partition
-            stage.on_event(partition, event.message.offset, event.value)
+            partition, offset = event.message.partition, event.message.offset
+            for index, item in enumerate(items_of(event.value, event.key, None)):
+                # an envelope holds many votes at one offset: count positions within it
+                stage.on_event(partition, offset * POSITION_SPAN + index, item.value)
             state = stage.snapshot_due(partition, time.monotonic())
             if state is not None:  # the refit cadence: hand to the refit worker, then persist
                 await outbox.send(topics.ranking_partials, value=orjson.dumps({"p": partition, "s": state}))

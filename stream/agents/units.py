@@ -11,16 +11,18 @@ from stream.agreement.aggregate import partials_message
 from stream.agreement.stage import UnitStage
 from stream.config import units_config
 from stream.context import Context
+from stream.core.envelope import items_of
 from stream.core.ticks import is_tick
 from stream.io.outbox import Outbox, guarded
-from stream.io.tables import by_partition, in_partition
+from stream.io.tables import WriteBehind, by_partition, in_partition
 
 
 def register(app: faust.App, ctx: Context) -> None:
     """Reads `valid` (events and ticks); writes `partials` (closures on watermark moves, live
     snapshots every `ALPHAWATCH_SNAPSHOT_INTERVAL_S`). Owns tables `units` and `closures`."""
     settings, topics = ctx.settings, ctx.topics
-    units = app.Table("units", default=None, partitions=settings.partitions)
+    # unit states written once per touched unit per batch, after the batch's closures are delivered
+    units = WriteBehind(app.Table("units", default=None, partitions=settings.partitions))
     closures = app.Table("closures", default=None, partitions=settings.partitions)
     stage = ctx.stages.units = UnitStage(units_config(settings), ctx.metrics, units, closures)
 
@@ -32,6 +34,7 @@ def register(app: faust.App, ctx: Context) -> None:
                 closed = [(events[-1], await apply(partition, events, outbox))
                           for partition, events in by_partition(batch)]
                 await outbox.flush()  # the closures are on the broker before they are recorded
+                units.flush()
                 for event, moved in closed:
                     if moved:
                         in_partition(event)
@@ -42,7 +45,7 @@ def register(app: faust.App, ctx: Context) -> None:
 
     async def apply(partition: int, events: list[Any], outbox: Outbox) -> dict[int, int]:
         """One partition's share of a batch; returns how far each window size closed."""
-        in_partition(events[-1])
+        units.at(events[-1])
         closed: dict[int, int] = {}
         for event in events:
             agg, rebuilt = stage.agg_for(partition)
@@ -50,7 +53,8 @@ def register(app: faust.App, ctx: Context) -> None:
             if is_tick(raw):
                 moved = agg.advance(stage.tick(raw, partition))
             else:
-                stage.on_event(event.key.decode(), raw, partition, agg, event.message.timestamp or 0.0)
+                for key, value, produced in items_of(raw, event.key, event.message.timestamp):
+                    stage.on_event(key.decode(), value, partition, agg, produced)
                 moved = {}
             if rebuilt:  # re-announce closures: the merge stage ignores what it already has
                 moved = {s: t for s, t in agg.closed_through.items() if t} | moved

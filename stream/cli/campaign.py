@@ -24,7 +24,7 @@ def progress_bar(console: Console) -> Progress:
 
 
 def publish(settings: Settings, path: Path, topic: str | None, schedule: Schedule, close_windows: bool,
-            console: Console) -> ProduceStats:
+            console: Console, per_record: int = 1) -> ProduceStats:
     """Send a JSONL file with a progress bar, then print sent / failed counts (and the watermark)."""
     name = topic or settings.topic(ANNOTATIONS)
     with progress_bar(console) as bar:
@@ -33,7 +33,8 @@ def publish(settings: Settings, path: Path, topic: str | None, schedule: Schedul
         def advance(sent: int) -> None:
             bar.update(task, completed=sent)
 
-        stats, mark = asyncio.run(send_file(settings, path, name, schedule, close_windows, advance))
+        stats, mark = asyncio.run(send_file(settings, path, name, schedule, close_windows, advance,
+                                            per_record))
     console.print(f"sent {stats.sent}, failed {stats.failed}, {stats.seconds:.1f}s")
     if mark:
         console.print(f"sent watermark {mark}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import signal
 import sys
@@ -40,6 +41,9 @@ def worker() -> None:
 
     settings = load_settings()
     app = create_app(settings)
+    # the units tables hold millions of small objects: with the default thresholds the collector
+    # rescans them every few thousand allocations and dominates a busy worker's CPU
+    gc.set_threshold(100_000, 50, 1000)
     sys.argv = [sys.argv[0], "worker"]
     runner = faust.Worker(app, loglevel=settings.log_level)
     # Faust's terminal spinner sets the root logger to DEBUG at level warn and above, so every
@@ -135,19 +139,22 @@ def simulate(
 _TOPIC = Annotated[str | None, typer.Option(help="default: the annotations topic")]
 _CLOSE = Annotated[bool, typer.Option(
     help="end with a watermark past every window, so all windows emit their final")]
+_PER_RECORD = Annotated[int, typer.Option(
+    min=1, help="events per Kafka record, sent as a JSON array (1: one event per record)")]
 
 
 @cli.command()
 def produce(
     file: Path,
     rate: Annotated[float | None, typer.Option(help="events per second (default: unlimited)")] = None,
-    topic: _TOPIC = None, close_windows: _CLOSE = False,
+    topic: _TOPIC = None, close_windows: _CLOSE = False, per_record: _PER_RECORD = 500,
 ) -> None:
     """Publish a JSONL file of annotation events to Kafka (progress bar, sent and failed counts)."""
     from stream.cli import campaign as cli_tools
     from stream.io.produce import rate_schedule
 
-    stats = cli_tools.publish(load_settings(), file, topic, rate_schedule(rate), close_windows, console)
+    stats = cli_tools.publish(load_settings(), file, topic, rate_schedule(rate), close_windows, console,
+                              per_record)
     if stats.failed:
         raise typer.Exit(1)
 
@@ -156,7 +163,7 @@ def produce(
 def replay(
     file: Path,
     speed: Annotated[float, typer.Option(help="event-time seconds per wall second (1 = as recorded)")] = 1.0,
-    topic: _TOPIC = None, close_windows: _CLOSE = False,
+    topic: _TOPIC = None, close_windows: _CLOSE = False, per_record: _PER_RECORD = 500,
 ) -> None:
     """Publish a JSONL file keeping the events' own spacing in event time (`speed` times faster)."""
     from stream.cli import campaign as cli_tools
@@ -164,7 +171,8 @@ def replay(
 
     if speed <= 0:
         raise typer.BadParameter("--speed must be positive")
-    stats = cli_tools.publish(load_settings(), file, topic, replay_schedule(speed), close_windows, console)
+    stats = cli_tools.publish(load_settings(), file, topic, replay_schedule(speed), close_windows, console,
+                              per_record)
     if stats.failed:
         raise typer.Exit(1)
 

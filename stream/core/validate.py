@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from pydantic import TypeAdapter, ValidationError
 
 from schemas.events import (
@@ -70,6 +71,18 @@ class Validator:
         return event
 
 
+def elements(raw: bytes | None) -> list[tuple[bytes | None, int | None]]:
+    """A record's events: itself, or each element of the JSON array it holds (with its index).
+    Producers may batch many events per record; each element is validated on its own."""
+    if raw is None or raw.lstrip()[:1] != b"[":
+        return [(raw, None)]
+    try:
+        items = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return [(raw, None)]  # reported as not_json by the validator
+    return [(orjson.dumps(item), i) for i, item in enumerate(items)]
+
+
 def _invalid(exc: ValidationError) -> Invalid:
     first = exc.errors(include_url=False)[0]
     kind = str(first["type"])
@@ -84,12 +97,12 @@ def _invalid(exc: ValidationError) -> Invalid:
 
 
 def dead_letter(raw: bytes | None, key: bytes | None, invalid: Invalid, topic: str,
-                partition: int, offset: int, keep: int) -> bytes:
+                partition: int, offset: int, keep: int, index: int | None = None) -> bytes:
     """The DLQ record: reason, origin and the original bytes (truncated past `keep`, with a hash)."""
     payload = raw or b""
     record = DeadLetter(
         reason=invalid.reason, detail=invalid.detail[:2000], source_topic=topic,
-        source_partition=partition, source_offset=offset,
+        source_partition=partition, source_offset=offset, source_index=index,
         source_key_b64=base64.b64encode(key).decode() if key else None,
         payload_b64=base64.b64encode(payload[:keep]).decode(), payload_size=len(payload),
         payload_sha256=hashlib.sha256(payload).hexdigest(), payload_truncated=len(payload) > keep,

@@ -35,6 +35,13 @@ class WriteBehind(MutableMapping[Any, Any]):
     def __init__(self, table: Any):
         self.table = table
         self.pending: dict[Any, Any] = {}
+        self.partition_of: dict[Any, Any] = {}  # key -> the event whose partition it is written on
+        self._event: Any = None
+
+    def at(self, event: Any) -> None:
+        """Writes from now on belong to `event`'s partition (which is also made current)."""
+        in_partition(event)
+        self._event = event
 
     def get(self, key: Any, default: Any = None) -> Any:
         if key in self.pending:
@@ -54,17 +61,18 @@ class WriteBehind(MutableMapping[Any, Any]):
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self.pending[key] = value
+        self.partition_of[key] = self._event
 
     def __delitem__(self, key: Any) -> None:
         if key not in self:
             raise KeyError(key)
-        self.pending[key] = _GONE
+        self[key] = _GONE
 
     def pop(self, key: Any, default: Any = None) -> Any:
         value = self.get(key, _GONE)
         if value is _GONE:
             return default
-        self.pending[key] = _GONE
+        self[key] = _GONE
         return value
 
     def items(self) -> Iterator[tuple[Any, Any]]:  # type: ignore[override]
@@ -89,10 +97,21 @@ class WriteBehind(MutableMapping[Any, Any]):
         return bool(self.pending)
 
     def flush(self) -> None:
-        """Write the pending changes to the table (the caller set the partition's current event)."""
+        """Write the pending changes to the table, each on the partition it was made in."""
         pending, self.pending = self.pending, {}
+        events, self.partition_of = self.partition_of, {}
+        by_event: dict[int, list[tuple[Any, Any]]] = {}
+        first: dict[int, Any] = {}
         for key, value in pending.items():
-            if value is _GONE:
-                self.table.pop(key, None)
-            else:
-                self.table[key] = value
+            event = events.get(key)
+            group = -1 if event is None else event.message.partition
+            first.setdefault(group, event)
+            by_event.setdefault(group, []).append((key, value))
+        for group, writes in sorted(by_event.items()):
+            if first[group] is not None:
+                in_partition(first[group])
+            for key, value in writes:
+                if value is _GONE:
+                    self.table.pop(key, None)
+                else:
+                    self.table[key] = value

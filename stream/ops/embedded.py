@@ -70,13 +70,15 @@ def tansu_binary() -> str:
 
 
 def start_tansu(host: str = "127.0.0.1", port: int | None = None, log: Path | None = None,
-                new_session: bool = False) -> Service:
+                new_session: bool = False, advertised_port: int | None = None) -> Service:
     """Tansu with in-memory storage: a Kafka wire-compatible broker that starts in milliseconds.
-    `new_session` keeps a terminal's Ctrl-C from reaching it, so its owner decides when it stops."""
+    `new_session` keeps a terminal's Ctrl-C from reaching it, so its owner decides when it stops;
+    `advertised_port` makes clients connect there (a proxy in front of it) after the bootstrap."""
     port = port or free_port(host)
     url = f"tcp://{host}:{port}"
+    advertised = f"tcp://{host}:{advertised_port or port}"
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - lives as long as the broker
-    proc = _serve([tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
+    proc = _serve([tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", advertised,
                    "--storage-engine", "memory://tansu/", "--cluster-id", f"alphawatch-{port}"],
                   host, port, out, new_session)
     return Service("kafka", f"kafka://{host}:{port}", "embedded", [proc])

@@ -13,6 +13,7 @@ from prometheus_client import generate_latest
 from schemas.rankings import LeaderboardRecord, PairingRound
 from stream.campaign.tournament import Tournament, draw, random_events
 from stream.config import ranking_config
+from stream.core.envelope import POSITION_SPAN
 from stream.ranking.stage import RankingStage
 from stream.ranking.views import RankingView
 from tests.agents.conftest import sender
@@ -55,7 +56,8 @@ async def test_votes_are_counted_snapshotted_and_refitted(app: Any, monkeypatch:
     events = random_events(field, 600)
     sent = await _feed(app, monkeypatch, events)
     stage: RankingStage = app.alphawatch.stages.ranking
-    assert sent[-1]["p"] == 0 and sent[-1]["s"]["o"] == len(events)  # the tick's offset, after the votes
+    # the tick's position (offset x POSITION_SPAN: envelopes hold many votes per offset), after the votes
+    assert sent[-1]["p"] == 0 and sent[-1]["s"]["o"] == len(events) * POSITION_SPAN
     assert app.tables["ranking"]["0"] == sent[-1]["s"]  # the same snapshot persisted in the table
     async with app.agents["ranking-refit"].test_context() as refit_agent:
         await refit_agent.put(orjson.dumps(sent[-1]))
@@ -96,10 +98,11 @@ async def test_restored_book_skips_replayed_offsets(app: Any, monkeypatch: Any) 
     config = ranking_config(app.alphawatch.settings)
     # a new worker, table recovered
     restarted = RankingStage(config, app.alphawatch.metrics, {"0": sent[-1]["s"]})
-    outcomes = [restarted.on_event(0, offset, orjson.dumps(e)) for offset, e in enumerate(events)]
+    outcomes = [restarted.on_event(0, offset * POSITION_SPAN, orjson.dumps(e))
+                for offset, e in enumerate(events)]
     assert set(outcomes) == {"replayed"}
     fresh = dict(events[0], pair_id="new-pair")
-    assert restarted.on_event(0, len(events) + 1, orjson.dumps(fresh)) == "counted"
+    assert restarted.on_event(0, (len(events) + 1) * POSITION_SPAN, orjson.dumps(fresh)) == "counted"
 
 
 def test_view_keeps_newest_record_per_dimension() -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
-from unittest.mock import AsyncMock, MagicMock
+from unittest.mock import ANY, AsyncMock, MagicMock
 
 import orjson
 import pytest
 
 from stream.campaign.simulate import Campaign, generate
+from stream.core.envelope import Item, partition_of, unpack
 from stream.core.ticks import tick_message
 from tests.agents.conftest import sender, stopping, wait_for
 
@@ -35,8 +36,9 @@ async def test_ingest_forwards_valid_and_dead_letters_invalid(app: Any, monkeypa
         await agent.put(good)
         await agent.put(b"{not json")
         await agent.put(orjson.dumps({**event, "scores": {"motion_quality": 9}}))
-    (sent,) = _sent(forward)
-    assert sent["key"] == f"c:{event['clip_id']}".encode() and sent["value"] == good
+    (sent,) = _sent(forward)  # one envelope, to the unit's partition, holding the event as it came
+    assert sent["partition"] == partition_of(f"c:{event['clip_id']}".encode(), ctx.settings.partitions)
+    assert list(unpack(sent["value"])) == [Item(f"c:{event['clip_id']}".encode(), good, ANY)]
     reasons = [orjson.loads(call["value"])["reason"] for call in _sent(dlq)]
     assert reasons == ["not_json", "score_out_of_scale"]
     text = _metrics(app)
@@ -88,3 +90,19 @@ async def test_a_closure_not_delivered_is_not_recorded(app: Any, monkeypatch: An
     assert "agreement-partials not delivered" in reasons[0]
     stage = app.alphawatch.stages.units
     assert not list(stage.closures.items())  # the closure is announced again after the restart
+
+
+async def test_ingest_splits_arrays_dead_letters_elements_with_index(app: Any, monkeypatch: Any) -> None:
+    ctx = app.alphawatch
+    forward, dlq = sender(), sender()
+    monkeypatch.setattr(ctx.topics.valid, "send", forward)
+    monkeypatch.setattr(ctx.topics.dlq, "send", dlq)
+    ratings = [e for e in generate(Campaign(n_clips=3)) if e["kind"] == "rating"][:3]
+    batch = [ratings[0], {**ratings[1], "kind": "review"}, ratings[2]]
+    async with app.agents["ingest"].test_context() as agent:
+        await agent.put(orjson.dumps(batch))
+    forwarded = [orjson.loads(item.value)["event_id"] for call in _sent(forward)
+                 for item in unpack(call["value"])]
+    assert sorted(forwarded) == sorted([ratings[0]["event_id"], ratings[2]["event_id"]])
+    (dead,) = [orjson.loads(call["value"]) for call in _sent(dlq)]
+    assert dead["reason"] == "unknown_kind" and dead["source_index"] == 1 and dead["source_offset"] == 0

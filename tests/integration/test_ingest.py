@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from stream.campaign.simulate import Campaign, generate
+from stream.core.envelope import Item, is_envelope, unpack
 from stream.io.produce import produce
 from tests.integration.helpers import Worker, read_topic, wait_until, worker_env
 
@@ -34,7 +35,7 @@ def _mutate(base: dict[str, object], i: int) -> list[tuple[str, bytes | None]]:
     return [
         ("not_json", b'{"schema_version": 1, "kind": "rating", ' + str(i).encode()),
         ("not_utf8", b'{"event_id": "\xff\xfe' + str(i).encode() + b'"}'),
-        ("not_an_object", orjson.dumps([1, 2, i])),
+        ("not_an_object", orjson.dumps(f"a string, {i}")),
         ("unknown_kind", js(kind="review")),
         ("naive_timestamp", js(submitted_at="2026-11-20T14:03:11")),
         ("score_out_of_scale", js(scores={**scores, "motion_quality": 7})),
@@ -83,8 +84,28 @@ def test_valid_forwarded_once_malformed_dead_lettered(kafka_url: str, redis_url:
         _check_origin(records, bad)
         assert worker.alive()
         _still_flows(kafka_url, prefix, valid_topic, valid)
+        _arrays_split(kafka_url, prefix, valid_topic, valid)
     finally:
         worker.stop()
+
+
+def _arrays_split(broker: str, prefix: str, valid_topic: str, valid: list[dict[str, object]]) -> None:
+    """A record holding a JSON array: each element validated, forwarded or dead-lettered on its own,
+    with the array's offset and the element's index."""
+    batch = [{**valid[1], "event_id": "in-array-0"}, {**valid[1], "event_id": "in-array-1", "kind": "review"},
+             {**valid[2], "event_id": "in-array-2"}]
+    asyncio.run(produce(broker, prefix + "annotations", [orjson.dumps(batch)]))
+    wanted = {"in-array-0", "in-array-2"}
+    wait_until(lambda: wanted <= {orjson.loads(m.value)["event_id"] for m in _forwarded(broker, valid_topic)},
+               60, "the array's valid elements")
+    def indexed() -> list[dict[str, object]]:
+        records = [orjson.loads(m.value) for m in read_topic(broker, prefix + "annotations-dlq")]
+        return [r for r in records if r["source_index"] is not None]
+
+    dead = wait_until(indexed, 60, "its dead letter")
+    (record,) = dead
+    assert record["reason"] == "unknown_kind" and record["source_index"] == 1
+    assert orjson.loads(base64.b64decode(record["payload_b64"]))["event_id"] == "in-array-1"
 
 
 async def _send(broker: str, topic: str, messages: list[bytes | None]) -> tuple[int, int]:
@@ -108,8 +129,9 @@ async def _send(broker: str, topic: str, messages: list[bytes | None]) -> tuple[
     return len(messages) - failed, failed
 
 
-def _forwarded(broker: str, topic: str) -> list[object]:
-    return [m for m in read_topic(broker, topic) if m.value[:1] == b"{"]  # ticks start with 'T'
+def _forwarded(broker: str, topic: str) -> list[Item]:
+    """The events on the valid topic, out of their envelopes (ticks start with 'T')."""
+    return [item for m in read_topic(broker, topic) if is_envelope(m.value) for item in unpack(m.value)]
 
 
 def _check_origin(records: list[dict[str, object]], bad: list[tuple[str, bytes | None]]) -> None:

@@ -1,0 +1,38 @@
+"""Producers' batching: JSON arrays of events per record, and what never goes into one."""
+
+from __future__ import annotations
+
+import orjson
+
+from stream.core.validate import elements
+from stream.io.produce import Group
+
+
+def _event(i: int) -> bytes:
+    return orjson.dumps({"kind": "rating", "clip_id": f"clip-{i}", "event_id": f"e{i}"})
+
+
+def test_events_travel_as_arrays_that_ingest_splits_back() -> None:
+    group = Group(size=3, max_bytes=10_000)
+    records = [r for i in range(7) for r in group.add(_event(i))] + group.take()
+    assert [count for _, _, count in records] == [3, 3, 1]
+    assert records[0][0] is None and records[2][0] == b"clip-6"  # a lone event stays keyed
+    split = [value for _, raw, _ in records for value, _ in elements(raw)]
+    assert [orjson.loads(v) for v in split] == [orjson.loads(_event(i)) for i in range(7)]
+    assert [index for value, index in elements(records[0][1])] == [0, 1, 2]
+
+
+def test_lines_that_are_not_events_go_alone_and_in_order() -> None:
+    group = Group(size=10, max_bytes=10_000)
+    out = group.add(_event(0)) + group.add(b"{not json") + group.add(b'{"kind": "watermark"}')
+    assert [(value, count) for _, value, count in out] == [
+        (_event(0), 1), (b"{not json", 1), (b'{"kind": "watermark"}', 1)]
+
+
+def test_arrays_stay_under_the_byte_limit_and_one_per_record_is_plain() -> None:
+    group = Group(size=1000, max_bytes=200)
+    records = [r for i in range(20) for r in group.add(_event(i))] + group.take()
+    assert all(len(value) <= 200 for _, value, _ in records) and sum(c for _, _, c in records) == 20
+    single = Group(size=1, max_bytes=10_000)
+    assert single.add(_event(1)) == [(b"clip-1", _event(1), 1)]
+    assert elements(b"[1, {") == [(b"[1, {", None)]  # a broken array: one record, not_json later
