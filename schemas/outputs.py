@@ -22,7 +22,7 @@ class DeadLetter(_Out):
     source_topic: str
     source_partition: int
     source_offset: int
-    source_index: int | None = Field(None, description="position in the record's JSON array, when it held many")
+    source_index: int | None = Field(None, description="position in the record's JSON array (arrays only)")
     source_key_b64: str | None = None
     payload_b64: str = Field(description="original bytes, base64; truncated when payload_truncated")
     payload_size: int

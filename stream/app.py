@@ -123,7 +123,8 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
     for views in (web, annotator_views, ranking_views):
         views.register(app, ctx)
     instrument(app, ctx.metrics)
-    guard_changelogs(app, lambda reason: ctx.fatal(reason))  # ctx.fatal may be replaced by tests
+    # ctx.fatal may be replaced by tests; a flush waits for at most a few request timeouts
+    guard_changelogs(app, lambda reason: ctx.fatal(reason), 4 * settings.producer_request_timeout_s + 10)
     ctx.metrics.start_at_zero(REASONS, [f"{size}s" for size in settings.window_seconds])
     app.alphawatch = ctx  # type: ignore[attr-defined]
     return app

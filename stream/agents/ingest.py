@@ -53,15 +53,16 @@ def register(app: faust.App, ctx: Context) -> None:
                         await take(event.message, value, index, packer, seen, outbox)
                 for partition, envelope in packer.take():
                     await outbox.send(topics.valid, value=envelope, partition=partition)
-                # progress only after the forwards it covers were handed to the producer: a tick
-                # (here or from the timer) then follows them on every partition
+                await outbox.flush()  # delivered before take_events acks the batch
+                # progress only once the forwards it covers are on the broker: a resent forward
+                # can land after later messages of its partition, a tick must never precede it
                 for source, ts, offset in seen.observed:
                     progress.observe(source, ts, offset)
                 if seen.watermarks:
                     for source, watermark in progress.due():
                         await announce(outbox, source, watermark)
+                    await outbox.flush()
                 valid_counter.inc(seen.valid)
-                await outbox.flush()  # delivered before take_events acks the batch
 
     async def take(message: Any, value: bytes | None, index: int | None, packer: Packer, seen: Seen,
                    outbox: Outbox) -> None:

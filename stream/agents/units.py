@@ -14,7 +14,7 @@ from stream.context import Context
 from stream.core.envelope import items_of
 from stream.core.ticks import is_tick
 from stream.io.outbox import Outbox, guarded
-from stream.io.tables import WriteBehind, by_partition, in_partition
+from stream.io.tables import WriteBehind, by_partition
 
 
 def register(app: faust.App, ctx: Context) -> None:
@@ -35,13 +35,18 @@ def register(app: faust.App, ctx: Context) -> None:
                           for partition, events in by_partition(batch)]
                 await outbox.flush()  # the closures are on the broker before they are recorded
                 units.flush()
+                if any(moved for _, moved in closed):
+                    # the units a closure covers are durable before the closure is recorded: a
+                    # restart must never find a window closed and the answers in it missing
+                    await app.producer.flush()
                 for event, moved in closed:
                     if moved:
-                        in_partition(event)
+                        units.at(event)  # the sweep's deletes belong to this partition
                         partition = event.message.partition
                         agg = stage.aggs[partition]
                         stage.persist_closure(partition, agg, moved)
                         stage.sweep(partition, agg.watermark)
+                units.flush()
 
     async def apply(partition: int, events: list[Any], outbox: Outbox) -> dict[int, int]:
         """One partition's share of a batch; returns how far each window size closed."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from faust.sensors import Sensor
@@ -10,41 +11,55 @@ from faust.transport.producer import ProducerBuffer
 from stream.io.outbox import Fatal
 
 
-def drain_before_commit(buffer: type[ProducerBuffer] = ProducerBuffer) -> None:
-    """Make `ProducerBuffer.flush` return only once the buffer is empty.
+def drain_before_commit(guard: ChangelogGuard, buffer: type[ProducerBuffer] = ProducerBuffer) -> None:
+    """Make `ProducerBuffer.flush` return only once the buffer is empty and every changelog record
+    handed to the producer has its answer.
 
     Faust's commit flushes the producer before committing offsets, but the buffer's flush is
     `flush_atmost(None)`, which returns after 100 ms without a send: with a slow broker, table
-    writes still in the buffer would not be covered by the commit that follows."""
-    if getattr(buffer, "_alphawatch_drains", False):
-        return
-
+    writes still in the buffer would not be covered by the commit that follows. A failed record
+    stops the worker (the guard) before the flush returns, so no commit can follow it."""
     async def flush(self: ProducerBuffer) -> None:
-        while self.size:
-            await self.flush_atmost(None)
+        deadline = asyncio.get_running_loop().time() + guard.settle_s
+        while self.size or guard.in_flight:
+            if asyncio.get_running_loop().time() > deadline:
+                guard.fatal(f"{self.size + guard.in_flight} changelog record(s) unanswered "
+                            f"after {guard.settle_s:.0f}s")
+            if self.size:
+                await self.flush_atmost(None)
+            else:
+                await asyncio.sleep(0.005)
 
     buffer.flush = flush  # type: ignore[method-assign]
-    buffer._alphawatch_drains = True  # type: ignore[attr-defined]
 
 
 class ChangelogGuard(Sensor):
-    """Stops the worker when a changelog record failed after the producer's retries: Faust only
-    logs it and commits, so the table would recover without that write."""
+    """Counts changelog records in flight and stops the worker when one failed after the
+    producer's retries: Faust only logs it and commits, so the table would recover without it."""
 
-    def __init__(self, fatal: Fatal, **kwargs: Any) -> None:
+    def __init__(self, fatal: Fatal, settle_s: float = 120.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.fatal = fatal
+        self.fatal, self.settle_s = fatal, settle_s  # longest a flush waits for answers
+        self.in_flight = 0
 
     def on_send_initiated(self, producer: Any, topic: str, message: Any, keysize: int,
                           valsize: int) -> Any:
-        return topic
+        changelog = topic.endswith("-changelog")
+        self.in_flight += changelog
+        return changelog and topic
+
+    def on_send_completed(self, producer: Any, state: Any, metadata: Any) -> None:
+        if state:
+            self.in_flight -= 1
 
     def on_send_error(self, producer: Any, exc: BaseException, state: Any) -> None:
-        if isinstance(state, str) and state.endswith("-changelog"):
+        if state:
+            self.in_flight -= 1
             self.fatal(f"changelog record to {state} not delivered: {exc!r}")
 
 
-def guard_changelogs(app: Any, fatal: Fatal) -> None:
-    """Both guards on one app (create_app calls this once per app)."""
-    drain_before_commit()
-    app.sensors.add(ChangelogGuard(fatal))
+def guard_changelogs(app: Any, fatal: Fatal, settle_s: float) -> None:
+    """The guard and the draining flush, on one app (create_app calls this once per app)."""
+    guard = ChangelogGuard(fatal, settle_s)
+    drain_before_commit(guard)
+    app.sensors.add(guard)

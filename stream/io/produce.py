@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 
 from stream.io.kafka import bootstrap_servers
 from stream.settings import Settings
@@ -56,13 +57,15 @@ async def produce(broker_url: str, topic: str, lines: Iterable[bytes], rate: flo
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(broker_url), linger_ms=5,
                                 max_request_size=max_request_size, acks="all", **(auth or {}))
     await producer.start()
-    stats, group = ProduceStats(), Group(per_record, max_request_size // 2)
+    partitions = sorted(await producer.partitions_for(topic)) if per_record > 1 else [0]
+    stats = ProduceStats()
+    group = Group(per_record, max_request_size // 2, default_partitioner(partitions))
     started = time.perf_counter()
     futures: list[asyncio.Future[object]] = []
 
-    async def send(records: list[tuple[bytes | None, bytes, int]]) -> None:
-        for key, value, count in records:
-            futures.append(await producer.send(topic, value, key=key))
+    async def send(records: list[Record]) -> None:
+        for partition, key, value, count in records:
+            futures.append(await producer.send(topic, value, key=key, partition=partition))
             stats.sent += count
         if len(futures) >= 5000 or (records and per_record > 1):
             stats.failed += await _settle(futures)
@@ -83,30 +86,52 @@ async def produce(broker_url: str, topic: str, lines: Iterable[bytes], rate: flo
     return stats
 
 
+Record = tuple[int | None, bytes | None, bytes, int]  # partition, key, value, events in it
+
+
 class Group:
-    """Lines gathered into JSON-array records of up to `size` events and `max_bytes` bytes."""
+    """Lines gathered into JSON-array records of up to `size` events and `max_bytes` bytes, one
+    array per input partition: every event goes to the partition its unit key would pick, so a
+    unit's events stay in one partition, in file order, as the input contract asks."""
 
-    def __init__(self, size: int, max_bytes: int):
+    def __init__(self, size: int, max_bytes: int, partition_of: Callable[[bytes], int] | None = None):
         self.size, self.max_bytes = size, max_bytes
-        self.items: list[bytes] = []
-        self.bytes = 0
+        self.partition_of = partition_of or (lambda key: 0)
+        self.open: dict[int, tuple[list[bytes], int]] = {}
 
-    def add(self, raw: bytes) -> list[tuple[bytes | None, bytes, int]]:
-        """Records ready to send: (key, value, events in it)."""
-        if self.size <= 1 or not raw.lstrip().startswith(b"{") or key_of(raw) is None:
-            return [*self.take(), (key_of(raw), raw, 1)]  # alone, keyed as the input contract asks
-        out = self.take() if self.bytes + len(raw) > self.max_bytes else []
-        self.items.append(raw)
-        self.bytes += len(raw) + 1
-        return out + (self.take() if len(self.items) >= self.size else [])
+    def add(self, raw: bytes) -> list[Record]:
+        """Records ready to send."""
+        key = key_of(raw) if raw.lstrip().startswith(b"{") else None
+        if self.size <= 1 or key is None:
+            return [*self.take(), (None, key, raw, 1)]  # alone, keyed as the input contract asks
+        partition = self.partition_of(key)
+        items, size = self.open.get(partition, ([], 2))
+        out = [self._pack(partition, items)] if items and size + len(raw) + 1 > self.max_bytes else []
+        if out:
+            items, size = [], 2
+        items.append(raw)
+        self.open[partition] = (items, size + len(raw) + 1)
+        if len(items) >= self.size:
+            out.append(self._pack(partition, items))
+            del self.open[partition]
+        return out
 
-    def take(self) -> list[tuple[bytes | None, bytes, int]]:
-        if not self.items:
-            return []
-        items, self.items, self.bytes = self.items, [], 0
+    def take(self) -> list[Record]:
+        out = [self._pack(p, items) for p, (items, _) in sorted(self.open.items())]
+        self.open.clear()
+        return out
+
+    def _pack(self, partition: int, items: list[bytes]) -> Record:
         if len(items) == 1:
-            return [(key_of(items[0]), items[0], 1)]
-        return [(None, b"[" + b",".join(items) + b"]", len(items))]
+            return (None, key_of(items[0]), items[0], 1)
+        return (partition, None, b"[" + b",".join(items) + b"]", len(items))
+
+
+def default_partitioner(partitions: list[int]) -> Callable[[bytes], int]:
+    """The partition Kafka's default (murmur2) partitioner gives a key: keyed and batched events
+    of one unit land in the same partition."""
+    partitioner = DefaultPartitioner()
+    return lambda key: int(partitioner(key, partitions, partitions))
 
 
 async def _settle(futures: list[asyncio.Future[object]]) -> int:

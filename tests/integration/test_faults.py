@@ -15,15 +15,13 @@ import pytest
 import redis
 
 from schemas.batches import BatchManifest
-from schemas.gold import GoldKeyRow
 from stream.batches.export import export_batch
 from stream.batches.rules import BatchClock
-from stream.campaign.simulate import Campaign, generate, gold_key
+from stream.campaign.simulate import Campaign, generate
 from stream.io.outbox import EXIT_UNDELIVERED
 from stream.io.produce import produce, send_watermark
 from stream.io.rediskeys import RedisKeys
 from stream.ops.embedded import free_port, start_tansu
-from stream.qualification.goldkey import publish_gold_key
 from stream.settings import Settings
 from tests.integration.helpers import Worker, metric, read_topic, wait_until, worker_env
 from tests.integration.proxy import Proxy, proxied
@@ -50,8 +48,11 @@ def cut_broker() -> Iterator[tuple[str, Proxy]]:
 
 
 def _campaign() -> Campaign:
-    # text_alignment turns ambiguous a third of the way in: flags are raised while the link is cut
-    return Campaign(seed=23, n_clips=4000, n_annotators=30, gold_share=0.05,
+    # text_alignment turns ambiguous a third of the way in: flags are raised while the link is cut.
+    # No gold items: they are answered over hours, so after a restart some of their answers come
+    # after the restored watermark closed their unit's window (late, by design), while the offline
+    # reference counts every answer; the finals must equal the reference exactly.
+    return Campaign(seed=23, n_clips=4000, n_annotators=30, gold_share=0.0,
                     ambiguous_dimension="text_alignment", ambiguous_from=1300)
 
 
@@ -62,9 +63,7 @@ def test_cut_link_stops_the_worker_and_loses_nothing(cut_broker: tuple[str, Prox
                      ALPHAWATCH_BATCH_SALT="s", ALPHAWATCH_PRODUCER_REQUEST_TIMEOUT_S=str(REQUEST_TIMEOUT_S))
     settings = Settings(app_id=env["ALPHAWATCH_APP_ID"], topic_prefix=env["ALPHAWATCH_TOPIC_PREFIX"],
                         broker_url=kafka_url, redis_url=redis_url, windows=["1h"], grace="5m")
-    campaign = _campaign()
-    asyncio.run(publish_gold_key(settings, [GoldKeyRow.model_validate(r) for r in gold_key(campaign)]))
-    lines = [orjson.dumps(e) for e in generate(campaign)]
+    lines = [orjson.dumps(e) for e in generate(_campaign())]
     worker = Worker(env, tmp_path / "worker-1.log").start()
     try:
         wait_until(worker.ready, 120, "worker ready")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import NoReturn
 
 import pytest
@@ -32,10 +33,15 @@ async def test_flush_returns_only_when_the_buffer_is_empty() -> None:
         async def flush(self) -> None:
             raise AssertionError("replaced")
 
-    drain_before_commit(Buffer)  # type: ignore[arg-type]
+    guard = ChangelogGuard(stop)
+    state = guard.on_send_initiated(None, "app-units-changelog", None, 1, 1)
+    drain_before_commit(guard, Buffer)  # type: ignore[arg-type]
     buffer = Buffer()
-    await buffer.flush()
-    assert buffer.size == 0 and buffer.calls == 5
+    flushing = asyncio.ensure_future(buffer.flush())
+    await asyncio.sleep(0.05)
+    assert buffer.size == 0 and buffer.calls == 5 and not flushing.done()  # a record still in flight
+    guard.on_send_completed(None, state, None)
+    await asyncio.wait_for(flushing, 1)
 
 
 def test_changelog_failures_stop_the_worker_other_topics_do_not() -> None:

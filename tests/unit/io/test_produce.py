@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from stream.core.validate import elements
-from stream.io.produce import Group
+from stream.io.produce import Group, default_partitioner
 
 
 def _event(i: int) -> bytes:
@@ -15,24 +15,40 @@ def _event(i: int) -> bytes:
 def test_events_travel_as_arrays_that_ingest_splits_back() -> None:
     group = Group(size=3, max_bytes=10_000)
     records = [r for i in range(7) for r in group.add(_event(i))] + group.take()
-    assert [count for _, _, count in records] == [3, 3, 1]
-    assert records[0][0] is None and records[2][0] == b"clip-6"  # a lone event stays keyed
-    split = [value for _, raw, _ in records for value, _ in elements(raw)]
+    assert [count for _, _, _, count in records] == [3, 3, 1]
+    assert records[0][:2] == (0, None) and records[2][:2] == (None, b"clip-6")  # a lone event stays keyed
+    split = [value for _, _, raw, _ in records for value, _ in elements(raw)]
     assert [orjson.loads(v) for v in split] == [orjson.loads(_event(i)) for i in range(7)]
-    assert [index for value, index in elements(records[0][1])] == [0, 1, 2]
+    assert [index for value, index in elements(records[0][2])] == [0, 1, 2]
+
+
+def test_a_units_events_stay_in_its_keys_partition_in_order() -> None:
+    partition = default_partitioner([0, 1, 2, 3])
+    group = Group(size=4, max_bytes=10_000, partition_of=partition)
+    lines = [_event(i % 5) for i in range(40)]  # 5 units, 8 answers each
+    records = [r for line in lines for r in group.add(line)] + group.take()
+    order: dict[int, list[bytes]] = {}
+    for p, _, value, _ in records:
+        for item, _ in elements(value):
+            assert item is not None
+            key = orjson.loads(item)["clip_id"].encode()
+            assert p is None or p == partition(key)
+            order.setdefault(partition(key), []).append(item)
+    for p, items in order.items():
+        assert items == [line for line in lines if partition(orjson.loads(line)["clip_id"].encode()) == p]
 
 
 def test_lines_that_are_not_events_go_alone_and_in_order() -> None:
     group = Group(size=10, max_bytes=10_000)
     out = group.add(_event(0)) + group.add(b"{not json") + group.add(b'{"kind": "watermark"}')
-    assert [(value, count) for _, value, count in out] == [
+    assert [(value, count) for _, _, value, count in out] == [
         (_event(0), 1), (b"{not json", 1), (b'{"kind": "watermark"}', 1)]
 
 
 def test_arrays_stay_under_the_byte_limit_and_one_per_record_is_plain() -> None:
     group = Group(size=1000, max_bytes=200)
     records = [r for i in range(20) for r in group.add(_event(i))] + group.take()
-    assert all(len(value) <= 200 for _, value, _ in records) and sum(c for _, _, c in records) == 20
+    assert all(len(value) <= 200 for _, _, value, _ in records) and sum(c for *_, c in records) == 20
     single = Group(size=1, max_bytes=10_000)
-    assert single.add(_event(1)) == [(b"clip-1", _event(1), 1)]
+    assert single.add(_event(1)) == [(None, b"clip-1", _event(1), 1)]
     assert elements(b"[1, {") == [(b"[1, {", None)]  # a broken array: one record, not_json later
