@@ -67,6 +67,7 @@ def register(app: faust.App, ctx: Context) -> None:
                 for message in stage.closing_messages(partition, agg, moved):
                     await outbox.send(topics.partials, value=message)
                 closed |= moved
+        stage.aggs[partition].flush()  # the batch's queued answers reach the window matrices
         ctx.metrics.watermark.labels(str(partition)).set(stage.aggs[partition].watermark)
         return closed
 

@@ -34,9 +34,19 @@ class WindowAgg:
         if before is None and after is not None:
             self.annotators[who] += 1
         elif before is not None and after is None:
-            self.annotators[who] -= 1
-            if self.annotators[who] <= 0:
-                del self.annotators[who]
+            self._leave(who)
+
+    def _leave(self, who: str) -> None:
+        self.annotators[who] -= 1
+        if self.annotators[who] <= 0:
+            del self.annotators[who]
+
+    def replace(self, delta: UnitDelta, joined: Iterable[str], left: Iterable[str]) -> None:
+        """A unit's coalesced change: several answers at once."""
+        self.matrix.apply(delta)
+        self.annotators.update(joined)
+        for who in left:
+            self._leave(who)
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,8 @@ class PartitionAgg:
         self.closed_through: dict[int, int] = {w.size_s: 0 for w in windows}
         self.watermark = 0.0
         self._distance = {kind: spec.distance for kind, spec in specs.items()}
+        # unit key -> [state before its first queued change, latest state, newest produced_at]
+        self.pending: dict[str, list[Any]] = {}
 
     def slices_of(self, state: UnitState) -> list[str]:
         category, modality = state["s"]
@@ -120,6 +132,49 @@ class PartitionAgg:
         self.open[key] = agg
         return agg
 
+    def is_late(self, state: UnitState) -> bool:
+        """Whether any window the unit belongs to is closed (its answers are applied one by one)."""
+        return any(w.end_of(w.start_of(state["t"])) <= self.closed_through[w.size_s] for w in self.windows)
+
+    def queue(self, key: str, before: UnitState | None, after: UnitState, changes: Sequence[Change],
+              produced_at: float) -> None:
+        """Hold a unit's change, so several answers to one unit in a batch touch each window's
+        matrix once (the same counts as one by one: the delta goes from the first state to the
+        last). A change that moves the unit's windows (its time or slices) is applied at once, as
+        are the changes queued before it."""
+        if before is not None and (before["t"], before["s"]) != (after["t"], after["s"]):
+            self.flush()
+            self.apply(after, changes, produced_at)
+            return
+        entry = self.pending.setdefault(key, [before, after, produced_at])
+        entry[1], entry[2] = after, max(entry[2], produced_at)
+
+    def flush(self) -> None:
+        """Apply the queued units (before anything reads or closes the windows)."""
+        for before, after, produced_at in self.pending.values():
+            self._apply_unit(before, after, produced_at)
+        self.pending.clear()
+
+    def _apply_unit(self, before: UnitState | None, after: UnitState, produced_at: float) -> None:
+        spec = self.specs[after["k"]]
+        for dim, name in enumerate(spec.dimensions):
+            old = values_of(before, dim) if before is not None else {}
+            new = values_of(after, dim)
+            if old == new:
+                continue
+            keys, _ = self.keys_of(after, name)
+            delta = UnitDelta.of(counts_for(before["a"], dim, spec.n_values) if before is not None
+                                 else np.zeros(spec.n_values, dtype=np.int64),
+                                 counts_for(after["a"], dim, spec.n_values))
+            who = attribution.change(old, new, self._distance[after["k"]])
+            joined, left = new.keys() - old.keys(), old.keys() - new.keys()
+            for key in keys:
+                agg = self.open.get(key) or self._new(key, spec)
+                agg.replace(delta, joined, left)
+                attribution.add(agg.disagreement, who)
+                agg.last_event_at = max(agg.last_event_at, produced_at)
+                self.dirty.add(key)
+
     def rebuild(self, states: Iterable[UnitState]) -> int:
         """Recompute open windows from the unit table after a restart or rebalance."""
         count = 0
@@ -145,6 +200,7 @@ class PartitionAgg:
 
     def advance(self, watermark: float) -> dict[int, int]:
         """Raise the watermark; returns {window size: new closed_through} for sizes that closed more."""
+        self.flush()  # queued answers arrived before this progress: not late
         self.watermark = max(self.watermark, watermark)
         moved = {}
         for window in self.windows:
@@ -156,12 +212,14 @@ class PartitionAgg:
 
     def pop_closed(self) -> Iterator[tuple[Key, WindowAgg]]:
         """Remove and yield the windows that the current closed_through marks final."""
+        self.flush()
         for key in [k for k in self.open if k[3] + k[2] <= self.closed_through[k[2]]]:
             self.dirty.discard(key)
             yield key, self.open.pop(key)
 
     def take_dirty(self) -> list[tuple[Key, WindowAgg]]:
         """Windows changed since the last snapshot, for the periodic partial emission."""
+        self.flush()
         out = [(k, self.open[k]) for k in self.dirty if k in self.open]
         self.dirty.clear()
         return out

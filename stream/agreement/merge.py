@@ -52,6 +52,8 @@ class Merger:
         self.store = store
         self.live: dict[Key, dict[str, dict[str, Any]]] = {}
         self._boot_cache: dict[Key, tuple[float, np.ndarray]] = {}
+        # per window: (replicates, threshold, (ci_low, ci_high, p_below, p_recovery)) of its last record
+        self._interval_cache: dict[Key, tuple[np.ndarray, float, tuple[float, float, float, float]]] = {}
 
     def closed_through(self, partition: int, size: int) -> int:
         return int(self.store.get(f"c|{partition}|{size}", 0))
@@ -123,16 +125,13 @@ class Merger:
         result = matrix.get(scale, level)
         threshold = self.config.thresholds.get(dim, self.config.threshold)
         reps = self.replicates(key, matrix, scale, level, final) if result.alpha is not None else None
+        ci_low, ci_high, p_below, p_recovery = self.interval(key, reps, threshold)
         late = int(self.store.get(f"l|{dim}|{name}|{size}", 0)) if final else 0
         return AgreementRecord(
             dimension=dim, slice=name, window_size_s=size, window_start=to_datetime(start),
             window_end=to_datetime(start + size), level=level, alpha=result.alpha,
             alpha_reason=result.reason,
-            ci_low=float(np.percentile(reps, 2.5)) if reps is not None else None,
-            ci_high=float(np.percentile(reps, 97.5)) if reps is not None else None,
-            p_below_threshold=float(np.mean(reps < threshold)) if reps is not None else None,
-            p_below_recovery=(float(np.mean(reps < threshold + self.config.margin))
-                              if reps is not None else None),
+            ci_low=ci_low, ci_high=ci_high, p_below_threshold=p_below, p_below_recovery=p_recovery,
             threshold=threshold,
             n_units=matrix.n_units, n_pairable_units=matrix.n_pairable_units,
             n_pairable_values=result.n_pairable_values,
@@ -141,6 +140,21 @@ class Merger:
             last_event_at=self.last_event_at(key, final),
             computed_at=now or datetime.now(UTC),
         )
+
+    def interval(self, key: Key, reps: np.ndarray | None,
+                 threshold: float) -> tuple[float | None, float | None, float | None, float | None]:
+        """95% interval and P(alpha < threshold [+ margin]) of a replicate set; a live record
+        reuses its window's replicates between refreshes, and these figures with them."""
+        if reps is None:
+            return None, None, None, None
+        cached = self._interval_cache.get(key)
+        if cached is not None and cached[0] is reps and cached[1] == threshold:
+            return cached[2]
+        low, high = np.percentile(reps, [2.5, 97.5])
+        out = (float(low), float(high), float(np.mean(reps < threshold)),
+               float(np.mean(reps < threshold + self.config.margin)))
+        self._interval_cache[key] = (reps, threshold, out)
+        return out
 
     def replicates(self, key: Key, matrix: Coincidence, scale: np.ndarray, level: Level,
                    final: bool) -> np.ndarray | None:
@@ -200,5 +214,6 @@ class Merger:
         self.store.pop(window_key(key), None)
         self.live.pop(key, None)
         self._boot_cache.pop(key, None)
+        self._interval_cache.pop(key, None)
         dim, name, size, _ = key
         self.store.pop(f"l|{dim}|{name}|{size}", None)

@@ -71,7 +71,8 @@ class UnitStage:
         """Apply one valid event to its unit and to the partition's open windows."""
         event = _EVENT.validate_json(raw)
         assert isinstance(event, RatingEvent | PairwiseEvent | RetractionEvent)
-        state: UnitState = self.units.get(key) or new_state(event, partition)
+        stored: UnitState | None = self.units.get(key)  # whose answers the windows hold now
+        state: UnitState = stored or new_state(event, partition)
         if state["s"][0] is None and not isinstance(event, RetractionEvent):
             state = {**state, "s": new_state(event, partition)["s"]}
         answer = None if isinstance(event, RetractionEvent) else answer_of(
@@ -82,8 +83,12 @@ class UnitStage:
         outcome_name = outcome.status
         if outcome.status == "applied":
             self.units[key] = outcome.state
-            if agg.apply(outcome.state, outcome.changes, produced_at):
-                outcome_name = "late"
+            if not agg.is_late(outcome.state):
+                agg.queue(key, stored, outcome.state, outcome.changes, produced_at)
+            else:
+                agg.flush()
+                if agg.apply(outcome.state, outcome.changes, produced_at):
+                    outcome_name = "late"
             self.metrics.latency.observe(max(0.0, time.time() - submitted))
         self.metrics.units.labels(event.kind, outcome_name).inc()
 

@@ -61,15 +61,44 @@ def test_rebuild_from_unit_states_equals_incremental(ops: list[tuple[int, int, i
             live.apply(outcome.state, outcome.changes)
     rebuilt = PartitionAgg(0, SPECS, ["all", "source_category"], WINDOWS)
     rebuilt.rebuild(states.values())
-    nonempty = {k: w for k, w in live.open.items() if not w.matrix.is_empty()}
-    assert {k for k, w in rebuilt.open.items() if not w.matrix.is_empty()} == set(nonempty)
+    _same_windows(rebuilt, live)
+
+
+def _same_windows(got: PartitionAgg, want: PartitionAgg) -> None:
+    """The same non-empty windows: matrices and contributors exactly, disagreement sums to 1e-9."""
+    nonempty = {k: w for k, w in want.open.items() if not w.matrix.is_empty()}
+    assert {k for k, w in got.open.items() if not w.matrix.is_empty()} == set(nonempty)
     for key, window in nonempty.items():
-        assert rebuilt.open[key].matrix == window.matrix
-        assert rebuilt.open[key].annotators == window.annotators
-        got = rebuilt.open[key].disagreement
-        assert got.keys() == window.disagreement.keys()
+        assert got.open[key].matrix == window.matrix
+        assert got.open[key].annotators == window.annotators
+        sums = got.open[key].disagreement
+        assert sums.keys() == window.disagreement.keys()
         for name, (total, pairs) in window.disagreement.items():
-            assert got[name] == pytest.approx([total, pairs], abs=1e-9)
+            assert sums[name] == pytest.approx([total, pairs], abs=1e-9)
+
+
+@given(_ops(), st.sets(st.integers(0, 59)))
+@settings(max_examples=80, deadline=None)
+def test_queued_answers_equal_answers_applied_one_by_one(ops: list[tuple[int, int, int | None]],
+                                                         flushes: set[int]) -> None:
+    """A batch's answers to one unit, coalesced into one delta per window, leave the same windows
+    as applying them one at a time; including retractions that move a unit's window."""
+    one_by_one = PartitionAgg(0, SPECS, ["all", "source_category"], WINDOWS)
+    queued = PartitionAgg(0, SPECS, ["all", "source_category"], WINDOWS)
+    states: dict[int, dict[str, Any]] = {}
+    for step, (unit, annotator, value) in enumerate(ops):
+        stored = states.get(unit)
+        state = stored or _state(unit * 900.0, "street" if unit % 2 else "curated")
+        answer = None if value is None else [value]
+        outcome = apply(state, f"e{step}", f"a{annotator}", float(step), answer, 5)
+        if outcome.status == "applied":
+            states[unit] = outcome.state
+            one_by_one.apply(outcome.state, outcome.changes)
+            queued.queue(str(unit), stored, outcome.state, outcome.changes, float(step))
+        if step in flushes:
+            queued.flush()
+    queued.flush()
+    _same_windows(queued, one_by_one)
 
 
 def test_closed_window_counts_late_and_is_not_changed() -> None:
