@@ -2,20 +2,83 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 SourceCategory = Literal["cinematic", "street", "curated"]
 Modality = Literal["t2v", "i2v", "v2v"]
 Preference = Literal["A", "B", "tie"]
 Confidence = Literal["low", "medium", "high"]
-Id = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _clean_id(value: str) -> str:
+    """An id is a name: not blank, no NUL or other control characters (they break keys, logs, CSVs)."""
+    if not value.strip() or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise PydanticCustomError("invalid_id", "id is blank or holds control characters: {value}",
+                                  {"value": value[:80]})
+    return value
+
+
+def _version(value: Any) -> Any:
+    """JSON numbers 1 and 1.0 look alike to pydantic; a schema version is the integer 1."""
+    if type(value) is not int:
+        raise PydanticCustomError("unsupported_schema_version", "schema_version must be the integer 1")
+    return value
+
+
+def _rfc3339(value: Any) -> Any:
+    """A timestamp is an RFC 3339 string with a zone, not a number or a Unix time in a string;
+    parsed here (strict pydantic would refuse the string after a validator ran)."""
+    if not isinstance(value, str) or value.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        raise PydanticCustomError("invalid_timestamp", "timestamps are RFC 3339 strings, e.g. "
+                                  "2026-11-20T14:03:11Z; got {value}", {"value": str(value)[:40]})
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise PydanticCustomError("invalid_timestamp", "not an RFC 3339 timestamp: {value}",
+                                  {"value": value[:40]}) from exc
+    if parsed.tzinfo is None:
+        raise PydanticCustomError("timezone_aware", "Input should have timezone info")
+    return parsed
+
+
+# years outside this range are typos or sentinels; 9999 would overflow window arithmetic (year 10000)
+_EARLIEST, _LATEST = 2000, 9000
+
+
+def _in_range(value: datetime) -> datetime:
+    if not _EARLIEST <= value.year < _LATEST:
+        raise PydanticCustomError("timestamp_out_of_range", "timestamp {value} is not within years "
+                                  "{low}-{high}", {"value": value.isoformat(), "low": _EARLIEST,
+                                                   "high": _LATEST - 1})
+    return value
+
+
+Id = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_clean_id)]
+SchemaVersion = Annotated[Literal[1], BeforeValidator(_version)]
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_in_range)]
+
+
+def _not_empty(value: dict[str, Any]) -> dict[str, Any]:
+    if not value:
+        raise PydanticCustomError("empty_answer", "an answer needs at least one dimension")
+    return value
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Clip(_Strict):
@@ -54,11 +117,11 @@ def _check_dimensions(value: dict[str, Any], info: ValidationInfo) -> dict[str, 
 
 
 class _Event(_Strict):
-    schema_version: Literal[1]
+    schema_version: SchemaVersion
     event_id: Id
     project_id: Id
     annotator_id: Id
-    submitted_at: AwareDatetime
+    submitted_at: Timestamp
 
 
 class RatingEvent(_Event):
@@ -74,7 +137,7 @@ class RatingEvent(_Event):
     @field_validator("scores")
     @classmethod
     def _scores_ok(cls, value: dict[str, int | None], info: ValidationInfo) -> dict[str, int | None]:
-        _check_dimensions(value, info)
+        _check_dimensions(_not_empty(value), info)
         scale = (info.context or {}).get("scale")
         if scale is not None:
             low, high = scale
@@ -105,7 +168,7 @@ class PairwiseEvent(_Event):
     def _dims_ok(
         cls, value: dict[str, Preference | None], info: ValidationInfo
     ) -> dict[str, Preference | None]:
-        return _check_dimensions(value, info)
+        return _check_dimensions(_not_empty(value), info)
 
 
 class RetractionEvent(_Event):
@@ -119,10 +182,10 @@ class RetractionEvent(_Event):
 class WatermarkEvent(BaseModel):
     """A producer's promise that no event older than `watermark` will follow (e.g. end of replay)."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
-    schema_version: Literal[1]
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
+    schema_version: SchemaVersion
     kind: Literal["watermark"]
-    watermark: AwareDatetime
+    watermark: Timestamp
 
 
 AnnotationEvent = Annotated[

@@ -33,6 +33,14 @@ _REASONS = {
     "score_out_of_scale": "score_out_of_scale",
     "missing": "missing_field",
     "extra_forbidden": "unexpected_field",
+    # Infinity, NaN and overflowing literals (1e400): JSON has no such numbers, and the later
+    # stages' parser (orjson) refuses them, so one would stop a stage on every restart
+    "finite_number": "non_finite_number",
+    "invalid_id": "invalid_id",
+    "invalid_timestamp": "invalid_timestamp",
+    "timestamp_out_of_range": "timestamp_out_of_range",
+    "empty_answer": "empty_answer",
+    "unsupported_schema_version": "unsupported_schema_version",
 }
 REASONS = (
     "oversized", "not_utf8", *sorted(set(_REASONS.values())),

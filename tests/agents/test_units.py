@@ -36,11 +36,14 @@ async def test_ingest_forwards_valid_and_dead_letters_invalid(app: Any, monkeypa
         await agent.put(good)
         await agent.put(b"{not json")
         await agent.put(orjson.dumps({**event, "scores": {"motion_quality": 9}}))
+        # a number orjson refuses: dead-lettered here, where it would stop every later stage
+        await agent.put(orjson.dumps({**event, "clip": {**event["clip"], "duration_s": 4.25}}).replace(
+            b"4.25", b"Infinity"))
     (sent,) = _sent(forward)  # one envelope, to the unit's partition, holding the event as it came
     assert sent["partition"] == partition_of(f"c:{event['clip_id']}".encode(), ctx.settings.partitions)
     assert list(unpack(sent["value"])) == [Item(f"c:{event['clip_id']}".encode(), good, ANY)]
     reasons = [orjson.loads(call["value"])["reason"] for call in _sent(dlq)]
-    assert reasons == ["not_json", "score_out_of_scale"]
+    assert reasons == ["not_json", "score_out_of_scale", "non_finite_number"]
     text = _metrics(app)
     assert 'alphawatch_ingest_events_total{outcome="invalid",reason="not_json"} 1.0' in text
     assert 'alphawatch_ingest_events_total{outcome="valid",reason=""} 1.0' in text

@@ -43,6 +43,13 @@ def test_examples_from_the_contract_are_valid() -> None:
     assert isinstance(mark, WatermarkEvent)
 
 
+def _with_number(literal: str) -> bytes:
+    """A rating whose clip duration is a number literal orjson would refuse (or overflows)."""
+    raw = _with(clip={**RATING["clip"], "duration_s": 4.25})  # type: ignore[dict-item]
+    assert b"4.25" in raw
+    return raw.replace(b"4.25", literal.encode())
+
+
 @pytest.mark.parametrize(("raw", "reason"), [
     (None, "not_json"),
     (b"{not json", "not_json"),
@@ -62,6 +69,23 @@ def test_examples_from_the_contract_are_valid() -> None:
     (_with(scores={"motion_quality": 4.5}), "invalid_field"),
     (_with(clip={**RATING["clip"], "modality": "x2v"}), "invalid_field"),  # type: ignore[dict-item]
     (_with(clip={**RATING["clip"], "prompt": "p" * 5000}), "oversized"),  # type: ignore[dict-item]
+    (_with_number("Infinity"), "non_finite_number"),
+    (_with_number("-Infinity"), "non_finite_number"),
+    (_with_number("NaN"), "non_finite_number"),
+    (_with_number("1e400"), "non_finite_number"),
+    (_with(schema_version=1.0), "unsupported_schema_version"),
+    (_with(schema_version=True), "unsupported_schema_version"),
+    (_with(submitted_at="1795132800"), "invalid_timestamp"),
+    (_with(submitted_at=1795132800), "invalid_timestamp"),
+    (_with(submitted_at="next tuesday"), "invalid_timestamp"),
+    (_with(submitted_at="9999-12-31T23:59:59Z"), "timestamp_out_of_range"),
+    (_with(submitted_at="1970-01-01T00:00:00Z"), "timestamp_out_of_range"),
+    (_with(annotator_id="   "), "invalid_id"),
+    (_with(annotator_id="ann\x00193"), "invalid_id"),
+    (_with(clip_id="clip\n1"), "invalid_id"),
+    (_with(scores={}), "empty_answer"),
+    (b'{"schema_version": 1, "kind": "watermark", "watermark": "9999-01-01T00:00:00Z"}',
+     "timestamp_out_of_range"),
 ])
 def test_each_reason(raw: bytes | None, reason: str) -> None:
     result = validate(raw)
