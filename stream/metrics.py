@@ -96,6 +96,10 @@ class Metrics:
             "alphawatch_gold_key_invalid", "gold-items records that failed validation and were skipped",
             registry=r,
         )
+        self.tail_skipped = Counter(
+            "alphawatch_tail_records_skipped", "Records on a tailed output topic that could not be read "
+            "(malformed: counted and skipped, never a crash)", ["topic"], registry=r,
+        )
         self.annotator_store_errors = Counter(
             "alphawatch_annotator_store_errors", "Annotator status writes to Redis that failed (retried)",
             registry=r,

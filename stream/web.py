@@ -18,7 +18,9 @@ def register(app: faust.App, ctx: Context) -> None:
 
     @app.task
     async def tail_agreement() -> None:
-        await tail_topic(ctx.settings, ctx.topics.agreement.get_topic_name(), view.apply)
+        name = ctx.topics.agreement.get_topic_name()
+        skipped = ctx.metrics.tail_skipped.labels(name)
+        await tail_topic(ctx.settings, name, view.apply, lambda _: skipped.inc())
 
     @app.timer(5.0)
     async def measure_lag() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -13,15 +14,35 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from stream.io.security import aiokafka_auth
 from stream.settings import Settings
 
+log = logging.getLogger(__name__)
+
 
 def bootstrap_servers(broker_url: str) -> str:
     """aiokafka's bootstrap list from Faust's broker URL (`kafka://a:9092;kafka://b:9092`)."""
     return ",".join(part.split("://", 1)[-1] for part in broker_url.split(";"))
 
 
-async def tail_topic(settings: Settings, topic: str, apply: Callable[[bytes], None]) -> None:
+def apply_safely(apply: Callable[[bytes], None], value: bytes, on_bad: Callable[[Exception], None]) -> bool:
+    """Apply one tailed record; a record that cannot be read is reported and skipped. Tails start
+    at the earliest offset (and some topics are compacted), so a raise here would stop the worker
+    again on every restart."""
+    try:
+        apply(value)
+    except Exception as exc:  # any malformed record: JSON, shape, types
+        on_bad(exc)
+        return False
+    return True
+
+
+async def tail_topic(settings: Settings, topic: str, apply: Callable[[bytes], None],
+                     on_bad: Callable[[Exception], None] | None = None) -> None:
     """Read `topic` from the beginning and on, outside the consumer group, into an in-memory view
-    (every worker answers the web views)."""
+    (every worker answers the web views); `on_bad` hears of each record skipped as malformed."""
+    def skipped(exc: Exception) -> None:
+        log.warning("skipped a malformed record on %s: %r", topic, exc)
+        if on_bad is not None:
+            on_bad(exc)
+
     consumer = AIOKafkaConsumer(topic, group_id=None, auto_offset_reset="earliest",
                                 bootstrap_servers=bootstrap_servers(settings.broker_url),
                                 **aiokafka_auth(settings))
@@ -32,7 +53,7 @@ async def tail_topic(settings: Settings, topic: str, apply: Callable[[bytes], No
         await asyncio.sleep(1.0)
     try:
         async for message in consumer:
-            apply(message.value)
+            apply_safely(apply, message.value, skipped)
     finally:
         await consumer.stop()
 

@@ -33,7 +33,9 @@ def register(app: faust.App, ctx: Context) -> None:
 
     @app.task
     async def tail_rankings() -> None:
-        await tail_topic(ctx.settings, ctx.topics.model_rankings.get_topic_name(), view.apply)
+        name = ctx.topics.model_rankings.get_topic_name()
+        skipped = ctx.metrics.tail_skipped.labels(name)
+        await tail_topic(ctx.settings, name, view.apply, lambda _: skipped.inc())
 
     @app.page("/rankings/{modality}")
     async def rankings(web: Any, request: Any, modality: str) -> Any:

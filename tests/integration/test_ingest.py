@@ -14,7 +14,7 @@ import pytest
 from stream.campaign.simulate import Campaign, generate
 from stream.core.envelope import Item, is_envelope, unpack
 from stream.io.produce import produce
-from tests.integration.helpers import Worker, read_topic, wait_until, worker_env
+from tests.integration.helpers import Worker, metric, read_topic, wait_until, worker_env
 
 pytestmark = pytest.mark.integration
 
@@ -85,8 +85,20 @@ def test_valid_forwarded_once_malformed_dead_lettered(kafka_url: str, redis_url:
         assert worker.alive()
         _still_flows(kafka_url, prefix, valid_topic, valid)
         _arrays_split(kafka_url, prefix, valid_topic, valid)
+        _tails_skip_malformed(kafka_url, prefix, worker)
     finally:
         worker.stop()
+
+
+def _tails_skip_malformed(broker: str, prefix: str, worker: Worker) -> None:
+    """Malformed records on the output topics every worker tails are counted and skipped; the
+    worker keeps serving (these tails start at the earliest offset: a crash would repeat forever)."""
+    for topic in ("agreement", "model-rankings"):
+        asyncio.run(produce(broker, prefix + topic, [b"not json", b"{}"]))
+    for topic in ("agreement", "model-rankings"):
+        wait_until(lambda t=topic: metric(worker.metrics(), "alphawatch_tail_records_skipped_total",
+                                          topic=prefix + t) == 2, 60, f"malformed records on {topic} skipped")
+    assert worker.alive() and worker.get("/agreement") is not None
 
 
 def _arrays_split(broker: str, prefix: str, valid_topic: str, valid: list[dict[str, object]]) -> None:
