@@ -15,7 +15,7 @@ from stream.context import Context
 from stream.core.validate import REASONS, Validator
 from stream.io.changelog import guard_changelogs
 from stream.io.endoffsets import probe_end_offsets
-from stream.io.rebalance import rewind_uncommitted
+from stream.io.rebalance import rewind_uncommitted, wait_for_work
 from stream.io.security import broker_credentials
 from stream.metrics import Metrics
 from stream.qualification import views as annotator_views
@@ -115,6 +115,7 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
             settings.dimensions, settings.score_min, settings.score_max, settings.max_payload_bytes
         ),
     )
+    wait_for_work(ctx.work)  # a rebalance waits for running batches, not for dropped buffers
     for name, modules in STAGES.items():
         if name in settings.agents:
             for module in modules:
