@@ -42,7 +42,7 @@ dashboards: $(STAMP)
 	$(BIN)/python -m stream.ops.dashboards
 
 bench: $(STAMP)
-	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/alpha_update.py
 
 clean:

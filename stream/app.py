@@ -15,13 +15,14 @@ from stream.context import Context
 from stream.core.validate import REASONS, Validator
 from stream.io.changelog import guard_changelogs
 from stream.io.endoffsets import probe_end_offsets
-from stream.io.rebalance import rewind_uncommitted, wait_for_work
+from stream.io.rebalance import rewind_uncommitted, seek_with_partitions_paused, wait_for_work
 from stream.io.security import broker_credentials
 from stream.metrics import Metrics
 from stream.qualification import views as annotator_views
 from stream.ranking import views as ranking_views
 from stream.settings import Settings
 from stream.topics import declare
+from stream.webauth import bearer_middleware
 
 
 def limit_fetch_wait(ms: int) -> None:
@@ -41,6 +42,13 @@ def limit_fetch_wait(ms: int) -> None:
 
     thread._alphawatch_original = original  # type: ignore[attr-defined]
     thread._create_worker_consumer = create  # type: ignore[method-assign]
+
+
+def web_options(settings: Settings) -> dict[str, Any]:
+    """aiohttp options: with ALPHAWATCH_WEB_TOKEN set, every endpoint but health, readiness and
+    metrics needs it (without one, settings allow only a loopback ALPHAWATCH_WEB_HOST)."""
+    token = settings.web_token.get_secret_value()
+    return {"middlewares": [bearer_middleware(token)]} if token else {}
 
 
 def faust_app(settings: Settings) -> faust.App:
@@ -71,7 +79,10 @@ def faust_app(settings: Settings) -> faust.App:
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_bind=settings.web_host,
-        web_tables_enabled=False,  # Faust's /table view would expose raw table contents
+        # Faust's own views: /table would expose raw table contents, /router the cluster's layout
+        web_tables_enabled=False, web_router_enabled=False, web_graph_enabled=False,
+        web_stats_enabled=False, web_metrics_enabled=False,
+        web_application_options=web_options(settings),
         table_cleanup_interval=3600.0,
         logging_config=None,
     )
@@ -104,6 +115,7 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
     settings = settings or Settings()
     limit_fetch_wait(settings.fetch_max_wait_ms)
     rewind_uncommitted()
+    seek_with_partitions_paused()
     if settings.probe_end_offsets:
         probe_end_offsets(settings)
     app = faust_app(settings)
@@ -112,7 +124,8 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
         topics=declare(app, settings),
         metrics=Metrics(registry),
         validator=Validator(
-            settings.dimensions, settings.score_min, settings.score_max, settings.max_payload_bytes
+            settings.dimensions, settings.score_min, settings.score_max, settings.max_payload_bytes,
+            max_skew_s=settings.max_clock_skew_s,
         ),
     )
     wait_for_work(ctx.work)  # a rebalance waits for running batches, not for dropped buffers

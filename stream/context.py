@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from stream.agreement.publisher import Publisher
 from stream.agreement.stage import UnitStage
@@ -12,6 +14,7 @@ from stream.batches.stage import BatchStage
 from stream.core.validate import Validator
 from stream.flags.flagger import Flagger
 from stream.io.outbox import Fatal, Work, hard_stop
+from stream.io.rebalance import batches
 from stream.metrics import Metrics
 from stream.qualification.rekey import Rekey
 from stream.qualification.stage import AnnotatorStage
@@ -49,3 +52,10 @@ class Context:
     stages: Stages = field(default_factory=Stages)
     fatal: Fatal = hard_stop  # tests replace it: a lost delivery stops the worker without committing
     work: Work = field(default_factory=Work)  # batches in progress, which a rebalance waits for
+
+    def batches(self, stream: Any, stage: str, max_events: int | None = None,
+                within: float | None = None) -> AsyncIterator[list[Any]]:
+        """The stage's batches of events read in the current rebalance generation."""
+        return batches(stream, max_events or self.settings.batch_max_events,
+                       self.settings.batch_wait_s if within is None else within,
+                       self.metrics.stale_events.labels(stage).inc)

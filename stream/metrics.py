@@ -70,6 +70,11 @@ class Metrics:
             "alphawatch_watermark_seconds", "Event-time watermark of each owned partition",
             ["partition"], registry=r,
         )
+        self.watermark_lead = Gauge(
+            "alphawatch_watermark_lead_seconds", "Event-time watermark minus the worker's clock, per "
+            "owned partition (negative while behind; positive means future event times got in)",
+            ["partition"], registry=r,
+        )
         self.changelog_read = Counter(
             "alphawatch_changelog_records_read", "Changelog records applied to local tables: "
             "recovery after a restart or rebalance, and standby replicas", ["table"], registry=r,
@@ -95,6 +100,10 @@ class Metrics:
         self.gold_key_invalid = Counter(
             "alphawatch_gold_key_invalid", "gold-items records that failed validation and were skipped",
             registry=r,
+        )
+        self.stale_events = Counter(
+            "alphawatch_stale_events", "Events read before a rebalance and dropped unhandled by a "
+            "batch stage (read again by their partition's owner)", ["stage"], registry=r,
         )
         self.tail_skipped = Counter(
             "alphawatch_tail_records_skipped", "Records on a tailed output topic that could not be read "
@@ -193,10 +202,6 @@ class BatchMetrics:
         self.open_units = Gauge(
             "alphawatch_batch_open_units", "Units held for open batches, per owned partition",
             ["partition"], registry=r,
-        )
-        self.status_errors = Counter(
-            "alphawatch_batch_status_errors", "Annotator status look-ups in Redis that failed (retried)",
-            registry=r,
         )
         for kind in ("clip_rating.v1", "pairwise_preference.v1"):
             for emission in ("first", "revision"):

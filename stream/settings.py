@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from stream.core import vocabulary
 
@@ -16,6 +17,7 @@ AgentName = Literal["ingest", "units", "merge", "notify", "annotators", "batches
 AGENTS: tuple[AgentName, ...] = ("ingest", "units", "merge", "notify", "annotators", "batches", "ranking")
 SLICE_FIELDS = ("all", "source_category", "modality")
 DEFAULT_DIMENSIONS = ["motion_quality", "visual_fidelity", "viewer_interest", "text_alignment"]
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _DURATION = re.compile(r"^(\d+)([smhdw])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -28,15 +30,32 @@ def parse_duration(text: str) -> int:
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
+def positive_duration(text: str) -> int:
+    """A window or batch length: a duration of at least one second."""
+    seconds = parse_duration(text)
+    if seconds <= 0:
+        raise ValueError(f"{text!r} is not a positive duration; use e.g. 30s, 10m, 1h, 1d, 1w")
+    return seconds
+
+
+class ConfigError(ValueError):
+    """Bad configuration, as one line naming the environment variable and what it allows."""
+
+
+# list settings read from a JSON list or a comma-separated string (`a,b`, `1h,24h`)
+CommaList = Annotated[list[str], NoDecode]
+
+
 class Settings(BaseSettings):
     """alphawatch settings; every field is documented in the README's settings table."""
 
     model_config = SettingsConfigDict(env_prefix="ALPHAWATCH_", extra="ignore", frozen=True)
 
     app_id: str = "alphawatch"
-    agents: list[AgentName] = Field(default_factory=lambda: list(AGENTS))
+    agents: Annotated[list[AgentName], NoDecode] = Field(default_factory=lambda: list(AGENTS))
     broker_url: str = "kafka://127.0.0.1:9092"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_timeout_s: float = Field(5.0, gt=0, le=300)
     store_url: str = "memory://"
     data_dir: str = "var/alphawatch-data"
     # Faust refuses a table whose persisted offset is past the changelog's end; Tansu 0.6 reports
@@ -47,6 +66,8 @@ class Settings(BaseSettings):
     probe_end_offsets: bool = True
     web_host: str = "127.0.0.1"
     web_port: int = Field(6066, ge=1, le=65535)
+    # bearer token for every endpoint but /healthz, /ready and /metrics; required off loopback
+    web_token: SecretStr = SecretStr("")
     log_level: Literal["debug", "info", "warn", "error"] = "warn"
 
     topic_prefix: str = ""
@@ -57,6 +78,8 @@ class Settings(BaseSettings):
     commit_interval_s: float = Field(0.5, gt=0)
     fetch_max_wait_ms: int = Field(100, ge=1, le=10_000)
     producer_request_timeout_s: float = Field(30.0, gt=0)
+    # a stop on SIGTERM/SIGINT that has not finished by then ends the process (exit code 71)
+    shutdown_timeout_s: float = Field(30.0, gt=0)
     # each agent handles up to batch_max_events at a time, waiting at most batch_wait_s for more
     batch_max_events: int = Field(1000, ge=1, le=100_000)
     batch_wait_s: float = Field(0.05, gt=0, le=10)
@@ -72,7 +95,7 @@ class Settings(BaseSettings):
     redis_password: SecretStr = SecretStr("")
     redis_ssl_cafile: str | None = None
 
-    dimensions: list[str] = Field(default_factory=lambda: list(DEFAULT_DIMENSIONS))
+    dimensions: CommaList = Field(default_factory=lambda: list(DEFAULT_DIMENSIONS))
     score_min: int = 1
     score_max: int = 5
     default_level: Level = "ordinal"
@@ -80,9 +103,11 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(1_048_576, ge=256)
     dlq_max_payload_bytes: int = Field(262_144, ge=0)
 
-    windows: list[str] = Field(default_factory=lambda: ["1h", "24h"])
+    windows: CommaList = Field(default_factory=lambda: ["1h", "24h"])
     grace: str = "10m"
-    slices: list[str] = Field(default_factory=lambda: list(SLICE_FIELDS))
+    # how far an event's time (or a watermark event's) may be ahead of the worker's clock
+    max_clock_skew: str = "5m"
+    slices: CommaList = Field(default_factory=lambda: list(SLICE_FIELDS))
     snapshot_interval_s: float = Field(0.25, gt=0)
     tick_interval_s: float = Field(1.0, gt=0)
     idle_timeout_s: float = Field(30.0, ge=0)
@@ -96,10 +121,11 @@ class Settings(BaseSettings):
     flag_look_growth: float = Field(2.0, gt=1, le=10)
     flag_min_share: float = Field(0.05, gt=0, le=0.5)
     flag_cooldown_s: int = Field(600, ge=0)
-    webhooks: list[str] = Field(default_factory=list)
+    webhooks: CommaList = Field(default_factory=list)
     webhook_secret: SecretStr = SecretStr("")
     webhook_queue: int = Field(1000, ge=1)
-    webhook_max_attempts: int = Field(8, ge=1)
+    webhook_max_age_s: float = Field(86_400.0, gt=0)
+    webhook_allow_http: bool = False
     webhook_backoff_s: float = Field(0.5, gt=0)
     webhook_timeout_s: float = Field(5.0, gt=0)
     bootstrap_samples: int = Field(1000, ge=0, le=100_000)
@@ -142,6 +168,19 @@ class Settings(BaseSettings):
     batch_include_gold: bool = False
     batch_salt: SecretStr = SecretStr("")
 
+    @field_validator("agents", "dimensions", "windows", "slices", "webhooks", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not a JSON list ({exc.msg}); or give names separated by commas") from None
+        return [item.strip() for item in text.split(",") if item.strip()]
+
     @field_validator("dimensions")
     @classmethod
     def _dimensions_ok(cls, value: list[str]) -> list[str]:
@@ -169,7 +208,7 @@ class Settings(BaseSettings):
         if not value:
             raise ValueError("ALPHAWATCH_WINDOWS needs at least one window, e.g. [\"1h\"]")
         for item in value:
-            parse_duration(item)
+            positive_duration(item)
         return value
 
     @field_validator("store_url")
@@ -186,11 +225,30 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a readable file")
         return value
 
-    @field_validator("grace", "unit_retention", "batch_length")
+    @field_validator("grace", "unit_retention", "max_clock_skew")
     @classmethod
     def _duration_ok(cls, value: str) -> str:
         parse_duration(value)
         return value
+
+    @field_validator("batch_length")
+    @classmethod
+    def _length_ok(cls, value: str) -> str:
+        positive_duration(value)
+        return value
+
+    @classmethod
+    def load(cls) -> Settings:
+        """Settings from the environment, or ConfigError with the first problem on one line."""
+        try:
+            return cls()
+        except ValidationError as exc:
+            raise ConfigError(describe(exc)) from None
+        except SettingsError as exc:  # a value the settings source could not even parse as JSON
+            field = re.search(r'field "(\w+)"', str(exc))
+            name = f"ALPHAWATCH_{field.group(1).upper()}" if field else "an ALPHAWATCH_* variable"
+            raise ConfigError(f"{name}: not valid JSON; give a JSON object or list, "
+                              'e.g. {"motion_quality": "interval"}') from None
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
@@ -202,9 +260,7 @@ class Settings(BaseSettings):
         for name, mapping in (("LEVELS", self.levels), ("THRESHOLDS", self.thresholds)):
             if set(mapping) - known:
                 raise ValueError(f"ALPHAWATCH_{name} names unknown dimensions {sorted(set(mapping) - known)}")
-        bad_hooks = [u for u in self.webhooks if not u.startswith(("http://", "https://"))]
-        if bad_hooks:
-            raise ValueError(f"ALPHAWATCH_WEBHOOKS must be http(s) URLs, got {bad_hooks}")
+        self._webhook_checks()
         if self.gold_min_answers > self.gold_window:
             raise ValueError("ALPHAWATCH_GOLD_MIN_ANSWERS must not exceed ALPHAWATCH_GOLD_WINDOW")
         if self.batch_min_ratings > self.batch_required_ratings:
@@ -213,6 +269,17 @@ class Settings(BaseSettings):
             raise ValueError("ALPHAWATCH_UNIT_RETENTION must be at least the longest window + grace")
         self._connection_checks()
         return self
+
+    def _webhook_checks(self) -> None:
+        """URLs are never echoed: a Slack webhook URL is a credential."""
+        allowed = ("https://", "http://") if self.webhook_allow_http else ("https://",)
+        bad = [i for i, url in enumerate(self.webhooks) if not url.startswith(allowed)]
+        if bad:
+            raise ValueError(f"ALPHAWATCH_WEBHOOKS items {bad} are not https:// URLs "
+                             "(plain http only with ALPHAWATCH_WEBHOOK_ALLOW_HTTP=true)")
+        if self.webhooks and not self.webhook_secret.get_secret_value():
+            raise ValueError("ALPHAWATCH_WEBHOOKS needs ALPHAWATCH_WEBHOOK_SECRET: receivers verify the "
+                             "signature with it")
 
     def _connection_checks(self) -> None:
         protocol = self.kafka_security_protocol
@@ -228,6 +295,9 @@ class Settings(BaseSettings):
             raise ValueError("ALPHAWATCH_KAFKA_SSL_CERTFILE and ALPHAWATCH_KAFKA_SSL_KEYFILE go together")
         if self.redis_ssl_cafile and not self.redis_url.startswith("rediss://"):
             raise ValueError("ALPHAWATCH_REDIS_SSL_CAFILE needs a rediss:// ALPHAWATCH_REDIS_URL")
+        if self.web_host not in LOOPBACK and not self.web_token.get_secret_value():
+            raise ValueError(f"ALPHAWATCH_WEB_HOST={self.web_host} serves annotator records to the network: "
+                             "set ALPHAWATCH_WEB_TOKEN (e.g. `openssl rand -hex 32`) or bind 127.0.0.1")
 
     def level_of_any(self, level: str) -> bool:
         return self.default_level == level or level in self.levels.values()
@@ -239,6 +309,10 @@ class Settings(BaseSettings):
     @property
     def grace_s(self) -> int:
         return parse_duration(self.grace)
+
+    @property
+    def max_clock_skew_s(self) -> int:
+        return parse_duration(self.max_clock_skew)
 
     @property
     def batch_length_s(self) -> int:
@@ -268,6 +342,23 @@ class Settings(BaseSettings):
     def topic(self, name: str) -> str:
         """Full topic name; a prefix lets tests and tenants share one cluster."""
         return f"{self.topic_prefix}{name}"
+
+
+def describe(exc: ValidationError) -> str:
+    """The first error as `ALPHAWATCH_<FIELD>=<value>: <why>`; a cross-field check names its
+    variables in its own message."""
+    error = exc.errors(include_url=False)[0]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if not error["loc"]:
+        return message
+    field, *inner = (str(part) for part in error["loc"])
+    value = error.get("input")
+    shown = repr(value) if isinstance(value, str | int | float) else ""
+    if any(word in field for word in ("password", "secret", "salt")):
+        shown = ""
+    inside = ".".join(f"item {part}" if part.isdigit() else part for part in inner)
+    where = " ".join(part for part in (inside, shown) if part)
+    return f"ALPHAWATCH_{field.upper()}{': ' + where if where else ''}: {message}"
 
 
 class TestServices(BaseSettings):

@@ -48,6 +48,7 @@ topic "${APP}-merge-changelog" 1 compact
 topic "${APP}-annotators-changelog" "$P" compact
 topic "${APP}-ranking-changelog" "$P" compact
 topic "${APP}-batchunits-changelog" "$P" compact
+topic "${APP}-batchversions-changelog" "$P" compact
 topic "${APP}-batchclosed-changelog" "$P" compact
 topic "${APP}-manifests-changelog" 1 compact
 echo "alphawatch topics ready on $BOOTSTRAP"

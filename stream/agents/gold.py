@@ -25,7 +25,7 @@ def register(app: faust.App, ctx: Context) -> None:
     @app.agent(ctx.topics.valid, name="gold")
     async def gold_agent(stream: Any) -> None:
         outbox = Outbox(ctx.fatal)
-        async for batch in stream.take_events(s.batch_max_events, within=s.batch_wait_s):
+        async for batch in ctx.batches(stream, "gold"):
             async with guarded(ctx.fatal, "gold", ctx.work):
                 for event in batch:
                     raw: bytes = event.value

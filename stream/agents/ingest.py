@@ -45,7 +45,7 @@ def register(app: faust.App, ctx: Context) -> None:
     @app.agent(topics.annotations, name="ingest")
     async def ingest(stream: Any) -> None:
         outbox = Outbox(ctx.fatal)
-        async for batch in stream.take_events(settings.batch_max_events, within=settings.batch_wait_s):
+        async for batch in ctx.batches(stream, "ingest"):
             async with guarded(ctx.fatal, "ingest", ctx.work):
                 packer, seen = Packer(settings.partitions, ENVELOPE_BYTES), Seen()
                 for event in batch:

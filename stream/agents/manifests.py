@@ -25,7 +25,7 @@ def register(app: faust.App, ctx: Context) -> None:
     @app.agent(ctx.topics.batch_partials, name="manifests")
     async def manifests_agent(stream: Any) -> None:
         outbox = Outbox(ctx.fatal)
-        async for batch in stream.take_events(settings.batch_max_events, within=settings.batch_wait_s):
+        async for batch in ctx.batches(stream, "manifests"):
             async with guarded(ctx.fatal, "manifests", ctx.work):
                 for event in batch:
                     table.at(event)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import faust
@@ -40,6 +41,7 @@ def register(app: faust.App, ctx: Context) -> None:
         ctx.metrics.threshold.labels(dimension).set(threshold)
 
     resumed: list[bool] = [False]  # pending flags of a previous owner resent after each takeover
+    retry_at: list[float] = [0.0]  # Redis failed: not asked again before (a timeout per batch)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def hand_over(sender: Any, revoked: Any, **_: Any) -> None:
@@ -53,9 +55,10 @@ def register(app: faust.App, ctx: Context) -> None:
         outbox = Outbox(ctx.fatal)
         store_view = WriteBehind(table)
         merger = Merger(config, store_view)
-        async for batch in stream.take_events(settings.batch_max_events, within=settings.batch_wait_s):
+        async for batch in ctx.batches(stream, "merge"):
             async with guarded(ctx.fatal, "merge", ctx.work):
-                flags = await resend_pending(outbox) if not resumed[0] else []
+                due = not resumed[0] and time.monotonic() >= retry_at[0]
+                flags = await resend_pending(outbox) if due else []
                 finals: list[Any] = []
                 for event in batch:
                     store_view.at(event)
@@ -103,6 +106,7 @@ def register(app: faust.App, ctx: Context) -> None:
             pending = await store.pending()
         except RedisError as exc:
             log.warning("pending flags not checked, Redis unavailable: %r", exc)
+            retry_at[0] = time.monotonic() + 5.0
             return []
         resumed[0] = True
         ids = []

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import faust
-import orjson
 
-from stream.agreement.aggregate import partials_message
+from stream.agreement.aggregate import snapshot_messages
 from stream.agreement.stage import UnitStage
 from stream.config import units_config
 from stream.context import Context
@@ -29,7 +29,7 @@ def register(app: faust.App, ctx: Context) -> None:
     @app.agent(topics.valid, name="units")
     async def units_agent(stream: Any) -> None:
         outbox = Outbox(ctx.fatal)
-        async for batch in stream.take_events(settings.batch_max_events, within=settings.batch_wait_s):
+        async for batch in ctx.batches(stream, "units"):
             async with guarded(ctx.fatal, "units", ctx.work):
                 closed = [(events[-1], await apply(partition, events, outbox))
                           for partition, events in by_partition(batch)]
@@ -68,15 +68,18 @@ def register(app: faust.App, ctx: Context) -> None:
                     await outbox.send(topics.partials, value=message)
                 closed |= moved
         stage.aggs[partition].flush()  # the batch's queued answers reach the window matrices
-        ctx.metrics.watermark.labels(str(partition)).set(stage.aggs[partition].watermark)
+        watermark = stage.aggs[partition].watermark
+        ctx.metrics.watermark.labels(str(partition)).set(watermark)
+        if watermark > 0:
+            ctx.metrics.watermark_lead.labels(str(partition)).set(watermark - time.time())
         return closed
 
     @app.timer(settings.snapshot_interval_s)
     async def send_snapshots() -> None:
         for partition, agg in list(stage.aggs.items()):
             dirty = agg.take_dirty()
-            if dirty:
-                await topics.partials.send(value=orjson.dumps(partials_message(partition, dirty)))
+            for message in snapshot_messages(partition, dirty):
+                await topics.partials.send(value=message)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def forget(sender: Any, revoked: Any, **_: Any) -> None:

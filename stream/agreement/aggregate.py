@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import orjson
 
 from stream.agreement import attribution
 from stream.agreement.attribution import explain_distance
@@ -248,5 +249,37 @@ def partial_item(key: Key, agg: WindowAgg) -> PartialItem:
 
 
 def partials_message(partition: int, windows: Iterable[tuple[Key, WindowAgg]]) -> PartialsMessage:
-    """A live snapshot of a partition's changed windows, one message per snapshot tick."""
+    """A live snapshot of a partition's changed windows (as a dict: the offline replay's form)."""
     return {"t": "partials", "p": partition, "items": [partial_item(k, w) for k, w in windows]}
+
+
+# Every internal message stays under Apache Kafka's default message.max.bytes (1 MB) with room to
+# spare: a day of windows closing at once with 300 annotators made one closure 3.3 MB, and the
+# broker rejects a message over its limit (silently, for a batch between 1 and 4 MiB)
+MAX_MESSAGE_BYTES = 512 * 1024
+
+
+def chunks(items: list[bytes], limit: int = MAX_MESSAGE_BYTES) -> list[list[bytes]]:
+    """Serialised items split into runs whose JSON list stays under `limit` bytes; at least one
+    run (maybe empty). An item is never split: one larger than `limit` travels alone."""
+    out: list[list[bytes]] = [[]]
+    size = 0
+    for item in items:
+        if out[-1] and size + len(item) + 1 > limit:
+            out.append([])
+            size = 0
+        out[-1].append(item)
+        size += len(item) + 1
+    return out
+
+
+def with_items(head: dict[str, Any], items: list[bytes]) -> bytes:
+    """`head` plus `"items": [...]` of already serialised items, as one JSON object."""
+    return orjson.dumps(head)[:-1] + b',"items":[' + b",".join(items) + b"]}"
+
+
+def snapshot_messages(partition: int, windows: Iterable[tuple[Key, WindowAgg]],
+                      limit: int = MAX_MESSAGE_BYTES) -> list[bytes]:
+    """A live snapshot of a partition's changed windows, in as many messages as its size needs."""
+    items = [orjson.dumps(partial_item(k, w)) for k, w in windows]
+    return [with_items({"t": "partials", "p": partition}, run) for run in chunks(items, limit) if run]

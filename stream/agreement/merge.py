@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import orjson
 
 from schemas.outputs import AgreementRecord
 from stream.core.windows import to_datetime
@@ -40,6 +41,15 @@ class MergeConfig:
     n_boot_live: int = 200
     refresh: float = 0.01
     draws: str = "units"  # or "pairs", Krippendorff's original KALPHA
+
+
+def _percentile(ordered: np.ndarray, q: float) -> float:
+    """np.percentile(x, q) of sorted x with numpy's default linear interpolation, without its
+    per-call overhead (it was 4% of the merge stage's CPU)."""
+    position = q / 100.0 * (len(ordered) - 1)
+    low = int(np.floor(position))
+    high = min(low + 1, len(ordered) - 1)
+    return float(ordered[low] + (position - low) * (ordered[high] - ordered[low]))
 
 
 class Merger:
@@ -87,14 +97,26 @@ class Merger:
             value = dict(self.store.get(key) or {"parts": {}})
             value["parts"] = {**value["parts"], partition: item}
             self.store[key] = value
+        self._count_late(msg, partition, size)
         name = f"c|{partition}|{size}"
         if int(msg["through"]) > int(self.store.get(name, 0)):
             self.store[name] = int(msg["through"])
-        for label, count in msg.get("late", {}).items():
-            late_name = f"l|{label}|{size}"
-            self.store[late_name] = int(self.store.get(late_name, 0)) + int(count)
         candidates = {k for k in self.live if k[2] == size} | set(self.stored_windows(size))
         return sorted(k for k in candidates if self.is_final(k))
+
+    def _count_late(self, msg: dict[str, Any], partition: str, size: int) -> None:
+        """Add a closure's late counts once: a closure read again (this stage restarted before
+        committing it) is older than the partition's stored progress, or the same message as the
+        last one counted; a units restart re-announces its closure with new counts, and those add."""
+        through, late = int(msg["through"]), msg.get("late", {})
+        stored = int(self.store.get(f"c|{partition}|{size}", 0))
+        digest = f"{through}|{orjson.dumps(late, option=orjson.OPT_SORT_KEYS).decode()}"
+        if through < stored or (through == stored and self.store.get(f"d|{partition}|{size}") == digest):
+            return
+        self.store[f"d|{partition}|{size}"] = digest
+        for label, count in late.items():
+            late_name = f"l|{label}|{size}"
+            self.store[late_name] = int(self.store.get(late_name, 0)) + int(count)
 
     def stored_windows(self, size: int) -> Iterator[Key]:
         for name in list(self.store):
@@ -150,9 +172,11 @@ class Merger:
         cached = self._interval_cache.get(key)
         if cached is not None and cached[0] is reps and cached[1] == threshold:
             return cached[2]
-        low, high = np.percentile(reps, [2.5, 97.5])
-        out = (float(low), float(high), float(np.mean(reps < threshold)),
-               float(np.mean(reps < threshold + self.config.margin)))
+        ordered = np.sort(reps)
+        # numpy's default (linear) percentiles and the shares below, read off one sorted copy
+        low, high = _percentile(ordered, 2.5), _percentile(ordered, 97.5)
+        below = np.searchsorted(ordered, [threshold, threshold + self.config.margin], side="left")
+        out = (low, high, float(below[0]) / len(ordered), float(below[1]) / len(ordered))
         self._interval_cache[key] = (reps, threshold, out)
         return out
 

@@ -27,12 +27,14 @@ class OfflineResult:
     units: dict[str, UnitState] = field(default_factory=dict)
     invalid: dict[str, int] = field(default_factory=dict)
     outcomes: dict[str, int] = field(default_factory=dict)
+    skipped: list[tuple[int, str]] = field(default_factory=list)  # (line, why): the first 20
 
 
-def read_lines(path: Path) -> Iterator[bytes]:
+def read_lines(path: Path, numbered: bool = False) -> Iterator[bytes]:
+    """The file's lines; with `numbered`, blank lines too (as b""), so positions are line numbers."""
     with path.open("rb") as handle:
         for line in handle:
-            if line.strip():
+            if line.strip() or numbered:
                 yield line.rstrip(b"\r\n")
 
 
@@ -42,10 +44,14 @@ def collect(lines: Iterable[bytes], settings: Settings) -> OfflineResult:
                           settings.max_payload_bytes)
     n_values = vocabulary.n_values(settings.scale)
     result = OfflineResult()
-    for raw in lines:
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
         event = validator(raw)
         if isinstance(event, Invalid):
             result.invalid[event.reason] = result.invalid.get(event.reason, 0) + 1
+            if len(result.skipped) < 20:
+                result.skipped.append((number, f"{event.reason}: {event.detail}"))
             continue
         if not isinstance(event, RatingEvent | PairwiseEvent | RetractionEvent):
             continue  # watermarks carry no answers
@@ -100,8 +106,9 @@ def summarize(key: GroupKey, matrix: Coincidence, settings: Settings) -> dict[st
     return {
         "dimension": dim, "slice": name, "window_size_s": size, "window_start": start,
         "level": level, "alpha": main.alpha, "alpha_reason": main.reason,
+        # A/B/tie has no order to measure distances on: pairwise dimensions are nominal only
         "alpha_by_level": {lv: matrix.get(scale, lv).alpha for lv in LEVELS
-                           if not (vocabulary.is_pairwise(dim) and lv == "ratio")},
+                           if lv == "nominal" or not vocabulary.is_pairwise(dim)},
         "n_units": matrix.n_units, "n_pairable_units": matrix.n_pairable_units,
         "n_pairable_values": main.n_pairable_values,
         "rarest_share": rarest_share(matrix.marginals),
@@ -109,8 +116,8 @@ def summarize(key: GroupKey, matrix: Coincidence, settings: Settings) -> dict[st
 
 
 def report(path: Path, settings: Settings, by_slice: bool, window_s: int | None) -> dict[str, Any]:
-    result = collect(read_lines(path), settings)
+    result = collect(read_lines(path, numbered=True), settings)
     groups = matrices(result, settings, by_slice, window_s)
     rows = [summarize(k, m, settings) for k, m in sorted(groups.items(), key=lambda kv: str(kv[0]))]
     return {"rows": rows, "invalid": result.invalid, "outcomes": result.outcomes,
-            "n_units": len(result.units)}
+            "n_units": len(result.units), "skipped": result.skipped}

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from stream.agreement.offline import GroupKey, OfflineResult, collect, matrices
+from stream.flags.policy import Policy, rarest_share
 from stream.settings import Settings
 from stream.stats import Coincidence, bootstrap_alpha
 
@@ -32,7 +33,9 @@ def with_interval(key: GroupKey, matrix: Coincidence, settings: Settings, seed: 
             "level": level, "alpha": point.alpha, "alpha_reason": point.reason,
             "ci_low": boot.ci_low, "ci_high": boot.ci_high, "p_below_threshold": boot.p_below,
             "threshold": settings.threshold_for(dim), "n_units": matrix.n_units,
-            "n_pairable_values": point.n_pairable_values}
+            "n_pairable_values": point.n_pairable_values,
+            "min_pairable_values": minimum_sample(settings, settings.threshold_for(dim), len(scale),
+                                                  matrix.marginals)}
 
 
 def intervals(result: OfflineResult, settings: Settings, by_slice: bool = False,
@@ -41,6 +44,22 @@ def intervals(result: OfflineResult, settings: Settings, by_slice: bool = False,
     groups = matrices(result, settings, by_slice, window_s)
     ordered = sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][3] or 0))
     return [with_interval(key, matrix, settings, seed) for seed, (key, matrix) in enumerate(ordered)]
+
+
+def minimum_sample(settings: Settings, threshold: float, n_values: int, marginals: Any) -> float:
+    """Pairable values a verdict needs: the flags' rule (Krippendorff's minimum for the rarest
+    value present, or ALPHAWATCH_FLAG_MIN_PAIRABLE)."""
+    policy = Policy(threshold, settings.flag_confidence, settings.flag_margin, max(2, n_values),
+                    settings.flag_min_pairable, settings.flag_look_growth, settings.flag_min_share)
+    return policy.minimum(rarest_share(marginals))
+
+
+def judged(row: dict[str, Any]) -> str:
+    """The verdict, or "too few pairable values" below the minimum sample."""
+    if row["alpha"] is not None and row["n_pairable_values"] < row["min_pairable_values"]:
+        return (f"too few pairable values ({row['n_pairable_values']:.0f} of "
+                f"{row['min_pairable_values']:.0f} needed)")
+    return verdict(row)
 
 
 def verdict(row: dict[str, Any]) -> str:
@@ -59,7 +78,7 @@ def rank(lines: Iterable[bytes], settings: Settings) -> list[dict[str, Any]]:
     bars they reach; a dimension whose interval straddles a bar needs more pilot data."""
     rows = intervals(collect(lines, settings), settings)
     for row in rows:
-        row["verdict"] = verdict(row)
+        row["verdict"] = judged(row)
         row["reaches"] = {f"{bar:.3f}": _reaches(row, bar) for bar in BARS}
     return sorted(rows, key=lambda r: -np.inf if r["alpha"] is None else -r["alpha"])
 

@@ -38,6 +38,11 @@ class Publisher:
     def observe(self, record: AgreementRecord) -> None:
         m, start = self.metrics, int(record.window_start.timestamp())
         labels = (record.dimension, record.slice, f"{record.window_size_s}s")
+        if record.final:  # every final counts and is forgotten, also one older than the gauges show
+            m.windows_final.labels(labels[2]).inc()
+            final_key = (record.dimension, record.slice, record.window_size_s, start)
+            self.last_sent.pop(final_key, None)
+            self.pending.discard(final_key)
         if start < self.newest.get(labels, 0):
             return  # gauges follow each key's newest window only
         self.newest[labels] = start
@@ -47,11 +52,6 @@ class Publisher:
             m.alpha_ci.labels(*labels, "low").set(record.ci_low)
             m.alpha_ci.labels(*labels, "high").set(record.ci_high)
         m.pairable.labels(*labels).set(record.n_pairable_values)
-        if record.final:
-            m.windows_final.labels(labels[2]).inc()
-            final_key = (record.dimension, record.slice, record.window_size_s, start)
-            self.last_sent.pop(final_key, None)
-            self.pending.discard(final_key)
 
 
 def record_key(record: AgreementRecord) -> bytes:

@@ -11,11 +11,18 @@ import orjson
 from pydantic import TypeAdapter
 
 from schemas.events import AnnotationEvent, PairwiseEvent, RatingEvent, RetractionEvent
-from stream.agreement.aggregate import PartitionAgg, UnitSpec, partial_item
+from stream.agreement.aggregate import (
+    MAX_MESSAGE_BYTES,
+    PartitionAgg,
+    UnitSpec,
+    chunks,
+    partial_item,
+    with_items,
+)
 from stream.core.ticks import tick
 from stream.core.units import answer_of, apply, new_state
 from stream.core.windows import SourceProgress, Tumbling
-from stream.core.wire import ClosedMessage, ClosureState, UnitState
+from stream.core.wire import ClosureState, UnitState
 from stream.metrics import Metrics
 
 _EVENT: TypeAdapter[Any] = TypeAdapter(AnnotationEvent)
@@ -96,15 +103,20 @@ class UnitStage:
         """Record an input partition's progress; returns this partition's watermark."""
         return tick(self.progress, raw, partition)
 
-    def closing_messages(self, partition: int, agg: PartitionAgg, moved: dict[int, int]) -> list[bytes]:
-        """Per window size that closed further: the closure with its windows' final partials,
-        in one message, so the merge stage never sees a closure without its data."""
+    def closing_messages(self, partition: int, agg: PartitionAgg, moved: dict[int, int],
+                         limit: int = MAX_MESSAGE_BYTES) -> list[bytes]:
+        """Per window size that closed further: the windows' final partials, then the closure.
+        Partials that do not fit one message go ahead in messages that close nothing (`through`
+        0, no late counts); the last one moves `through`, so the merge stage never sees a
+        closure before all of its data."""
         closed = list(agg.pop_closed())
-        messages: list[ClosedMessage] = [
-            {"t": "closed", "p": partition, "w": size, "through": through, "late": agg.take_late(size),
-             "items": [partial_item(k, w) for k, w in closed if k[2] == size]}
-            for size, through in sorted(moved.items())]
-        return [orjson.dumps(m) for m in messages]
+        out = []
+        for size, through in sorted(moved.items()):
+            runs = chunks([orjson.dumps(partial_item(k, w)) for k, w in closed if k[2] == size], limit)
+            head = {"t": "closed", "p": partition, "w": size, "through": 0, "late": {}}
+            out += [with_items(head, run) for run in runs[:-1]]
+            out.append(with_items({**head, "through": through, "late": agg.take_late(size)}, runs[-1]))
+        return out
 
     def persist_closure(self, partition: int, agg: PartitionAgg, moved: dict[int, int]) -> None:
         saved = cast(ClosureState, self.closures.get(str(partition)) or {})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 import logging
 import time
@@ -29,7 +28,7 @@ from stream.batches.rules import (
 from stream.core import vocabulary
 from stream.core.windows import SourceProgress
 from stream.metrics import Metrics
-from stream.qualification.store import StatusReader
+from stream.qualification.statusview import StatusView
 
 log = logging.getLogger(__name__)
 KEEP = 4  # closed batches' summaries kept per partition for resending
@@ -53,10 +52,12 @@ class BatchStage:
     """The `batchunits` table is the source of truth; close-time heaps and batch indexes are
     derived from it per owned partition, rebuilt after every assignment."""
 
-    def __init__(self, config: BatchConfig, metrics: Metrics, units: Any, closed: Any, status: StatusReader,
-                 alpha_of: AlphaOf):
+    def __init__(self, config: BatchConfig, metrics: Metrics, units: Any, closed: Any, status: StatusView,
+                 alpha_of: AlphaOf, versions: Any | None = None):
         self.config, self.metrics, self.alpha_of = config, metrics, alpha_of
         self.units, self.closed, self.status = units, closed, status
+        # unit key -> the newest version handed to the producer, durable before the record is sent
+        self.versions: Any = {} if versions is None else versions
         self.policy = config.policy
         self.progress = SourceProgress(config.partitions)
         self.salt = config.salt
@@ -103,17 +104,8 @@ class BatchStage:
         return int(saved["through"]) if saved else -1
 
     async def annotator_state(self, annotator: str) -> str:
-        """State in the qualification registry; retried while Redis is unreachable, since a guess
-        would put unqualified answers into training data or drop good ones."""
-        delay = 0.5
-        while True:
-            try:
-                return await self.status.state(annotator)
-            except Exception as exc:  # redis errors of every kind: retry, never crash the stage
-                self.metrics.batch.status_errors.inc()
-                log.warning("batch stage: annotator status unavailable (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+        """State as `annotator-status` last said (tailed, so a Redis outage never stalls this stage)."""
+        return await self.status.state(annotator)
 
     async def on_event(self, key: str, raw: bytes, partition: int) -> list[tuple[bytes, bytes]]:
         """Apply one valid event; returns the records (key, value) to send."""
@@ -152,6 +144,10 @@ class BatchStage:
         version = emission(state, self.policy)
         out = []
         if version is not None:
+            # after a crash the unit may not know a version it sent: repeating it could give one
+            # version two contents (answers replayed with newer annotator states), so go past it
+            version = max(version, int(self.versions.get(key) or 0) + 1)
+            self.versions[key] = version
             out.append(self.record(key, state, version))
             state = mark_emitted(state, version, self.policy)
             self.metrics.batch.records.labels(RECORD_TYPE[state["k"]],
@@ -207,6 +203,7 @@ class BatchStage:
             for key in self.stubs[partition].pop(b):  # a batch later, repeats are moot
                 if (self.units.get(key) or {}).get("z"):
                     self.units.pop(key, None)
+                    self.versions.pop(key, None)
         through = max(through, int(saved["through"]))
         self.closed[str(partition)] = {"through": through, "recent": recent}
         return orjson.dumps({"p": partition, "through": through, "batches": recent if resend else summaries})

@@ -1,21 +1,19 @@
-"""The `alphawatch` command: worker, embedded services, alpha, simulate, produce, replay, report, demo."""
+"""The `alphawatch` command: worker, embedded services, pilot alpha, campaigns, status, export, gold."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
-from stream.settings import Settings, parse_duration
+from stream.settings import ConfigError, Settings, parse_duration
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console(stderr=True)
@@ -24,28 +22,38 @@ console = Console(stderr=True)
 def load_settings() -> Settings:
     """Settings from the environment; bad configuration stops here with the setting named."""
     try:
-        return Settings()
-    except ValidationError as exc:
-        for error in exc.errors(include_url=False):
-            name = "ALPHAWATCH_" + "_".join(str(p) for p in error["loc"]).upper()
-            console.print(f"[red]configuration error[/] {name or 'ALPHAWATCH_*'}: {error['msg']}")
-        raise typer.Exit(2) from None
+        return Settings.load()
+    except ConfigError as exc:
+        config_exit(exc)
+
+
+def config_exit(exc: ConfigError) -> NoReturn:
+    """One line naming the variable, exit code 2."""
+    console.print(f"[red]configuration error[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2) from None
 
 
 @cli.command()
 def worker() -> None:
     """Run a stream worker (settings from ALPHAWATCH_* variables)."""
-    import faust
-
     from stream.app import create_app
+    from stream.io.preflight import check_partitions, check_web_port, partition_counts
+    from stream.ops.bounded import BoundedWorker
 
     settings = load_settings()
+    try:
+        check_web_port(settings)
+        check_partitions(settings, asyncio.run(partition_counts(settings)))
+    except ConfigError as exc:
+        config_exit(exc)
+    # Faust creates only the last directory of its data dir
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
     # the units tables hold millions of small objects: with the default thresholds the collector
     # rescans them every few thousand allocations and dominates a busy worker's CPU
     gc.set_threshold(100_000, 50, 1000)
     sys.argv = [sys.argv[0], "worker"]
-    runner = faust.Worker(app, loglevel=settings.log_level)
+    runner = BoundedWorker(app, loglevel=settings.log_level, shutdown_timeout_s=settings.shutdown_timeout_s)
     # Faust's terminal spinner sets the root logger to DEBUG at level warn and above, so every
     # aiokafka send builds a log record nobody reads (~8% of a worker's CPU): switch it off
     runner.spinner = None
@@ -77,36 +85,33 @@ def embedded(
 @cli.command()
 def alpha(
     file: Path,
+    fmt: Annotated[str, typer.Option("--format", help="auto, events (the product's annotation events), "
+                                     "long (unit,annotator[,dimension],value as CSV/TSV/JSONL) or wide "
+                                     "(annotators x units, blanks missing)")] = "auto",
+    level: Annotated[str | None, typer.Option(help="nominal, ordinal, interval or ratio (default: "
+                                              "ALPHAWATCH_LEVEL per dimension)")] = None,
+    ci: Annotated[bool, typer.Option("--ci", help="95% bootstrap interval and the pilot verdict")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
-    by: Annotated[str, typer.Option(help="'dimension' or 'slice'")] = "dimension",
-    window: Annotated[str | None, typer.Option(help="group units by event-time window, e.g. 1h")] = None,
+    unit_col: Annotated[str | None, typer.Option(help="long tables: the unit column")] = None,
+    annotator_col: Annotated[str | None, typer.Option(help="long tables: the annotator column")] = None,
+    value_col: Annotated[str | None, typer.Option(help="long tables: the value column")] = None,
+    dimension_col: Annotated[str | None, typer.Option(help="long tables: the dimension column")] = None,
+    by: Annotated[str, typer.Option(help="events: 'dimension' or 'slice'")] = "dimension",
+    window: Annotated[str | None, typer.Option(
+        help="events: group units by event-time window, e.g. 1h")] = None,
 ) -> None:
-    """Krippendorff's alpha per dimension (and slice) of a JSONL file of annotation events."""
-    from stream.agreement.offline import report
+    """Krippendorff's alpha per dimension of annotation events, a long table or a reliability matrix."""
+    from stream.agreement.tables import Columns
+    from stream.cli.pilot import fail, run
 
     if by not in ("dimension", "slice"):
-        raise typer.BadParameter("--by takes 'dimension' or 'slice'")
-    settings = load_settings()
-    result = report(file, settings, by == "slice", parse_duration(window) if window else None)
-    if as_json:
-        print(json.dumps(result, indent=2))
-        return
-    table = Table("dimension", "slice", "window", "level", "alpha", "nominal", "ordinal",
-                  "interval", "ratio", "units", "pairable values")
-    for row in result["rows"]:
-        levels = row["alpha_by_level"]
-        table.add_row(row["dimension"], row["slice"], str(row["window_start"] or "-"), row["level"],
-                      _fmt(row["alpha"], row["alpha_reason"]),
-                      *(_fmt(levels.get(lv)) for lv in ("nominal", "ordinal", "interval", "ratio")),
-                      str(row["n_units"]), f"{row['n_pairable_values']:.0f}")
-    # piped output keeps whole cells rather than the 80 columns Rich assumes without a terminal
-    Console(width=None if sys.stdout.isatty() else 200).print(table)
-    if result["invalid"]:
-        console.print(f"invalid lines skipped: {result['invalid']}")
-
-
-def _fmt(value: float | None, reason: str | None = None) -> str:
-    return f"{value:.3f}" if value is not None else (reason or "-")
+        raise fail("--by takes 'dimension' or 'slice'", 2)
+    try:
+        window_s = parse_duration(window) if window else None
+    except ValueError:
+        raise fail(f"--window takes a duration such as 30m, 1h or 1d, not {window!r}", 2) from None
+    run(file, load_settings(), fmt, level, ci, as_json,
+        Columns(unit_col, annotator_col, value_col, dimension_col), by == "slice", window_s)
 
 
 @cli.command()
@@ -141,29 +146,40 @@ _CLOSE = Annotated[bool, typer.Option(
     help="end with a watermark past every window, so all windows emit their final")]
 _PER_RECORD = Annotated[int, typer.Option(
     min=1, help="events per Kafka record, sent as a JSON array (1: one event per record)")]
+_WAIT = Annotated[float, typer.Option(
+    min=0, help="then wait up to this many seconds until the workers have caught up (0: do not wait)")]
+
+
+def wait_for_workers(settings: Settings, seconds: float) -> None:
+    """`--wait`: exit 1 if the workers did not catch up in time."""
+    from stream.cli import status
+
+    if seconds and not status.wait(settings, console, seconds):
+        raise typer.Exit(1)
 
 
 @cli.command()
 def produce(
     file: Path,
     rate: Annotated[float | None, typer.Option(help="events per second (default: unlimited)")] = None,
-    topic: _TOPIC = None, close_windows: _CLOSE = False, per_record: _PER_RECORD = 500,
+    topic: _TOPIC = None, close_windows: _CLOSE = False, per_record: _PER_RECORD = 500, wait: _WAIT = 0.0,
 ) -> None:
     """Publish a JSONL file of annotation events to Kafka (progress bar, sent and failed counts)."""
     from stream.cli import campaign as cli_tools
     from stream.io.produce import rate_schedule
 
-    stats = cli_tools.publish(load_settings(), file, topic, rate_schedule(rate), close_windows, console,
-                              per_record)
+    settings = load_settings()
+    stats = cli_tools.publish(settings, file, topic, rate_schedule(rate), close_windows, console, per_record)
     if stats.failed:
         raise typer.Exit(1)
+    wait_for_workers(settings, wait)
 
 
 @cli.command()
 def replay(
     file: Path,
     speed: Annotated[float, typer.Option(help="event-time seconds per wall second (1 = as recorded)")] = 1.0,
-    topic: _TOPIC = None, close_windows: _CLOSE = False, per_record: _PER_RECORD = 500,
+    topic: _TOPIC = None, close_windows: _CLOSE = False, per_record: _PER_RECORD = 500, wait: _WAIT = 0.0,
 ) -> None:
     """Publish a JSONL file keeping the events' own spacing in event time (`speed` times faster)."""
     from stream.cli import campaign as cli_tools
@@ -171,10 +187,12 @@ def replay(
 
     if speed <= 0:
         raise typer.BadParameter("--speed must be positive")
-    stats = cli_tools.publish(load_settings(), file, topic, replay_schedule(speed), close_windows, console,
+    settings = load_settings()
+    stats = cli_tools.publish(settings, file, topic, replay_schedule(speed), close_windows, console,
                               per_record)
     if stats.failed:
         raise typer.Exit(1)
+    wait_for_workers(settings, wait)
 
 
 @cli.command()
@@ -183,12 +201,31 @@ def report(
         help="JSONL of annotation events (offline); default: read the output topics")] = None,
     out: Annotated[Path, typer.Option(help="directory for report.html, PNGs, report.json")] = Path("report"),
     gold_key: Annotated[Path | None, typer.Option(help="gold key (JSONL) for offline gold agreement")] = None,
+    wait: Annotated[float, typer.Option(min=0, help="first wait up to this many seconds until the workers "
+                                        "have caught up (0: report what is there now)")] = 0.0,
 ) -> None:
     """Agreement report (HTML + PNG charts) and the pilot ranking of dimensions by alpha."""
     from stream.cli import campaign as cli_tools
 
-    html = cli_tools.report(load_settings(), events, gold_key, out, console)
+    settings = load_settings()
+    if events is None:
+        wait_for_workers(settings, wait)
+    html = cli_tools.report(settings, events, gold_key, out, console)
     console.print(f"report: {html}")
+
+
+@cli.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+    wait: Annotated[float, typer.Option(min=0, help="wait up to this many seconds until caught up; exit 1 "
+                                        "if not")] = 0.0,
+) -> None:
+    """Per input topic: records, what the workers committed, lag; whether every stage has caught up."""
+    from stream.cli import status as cli_status
+
+    settings = load_settings()
+    wait_for_workers(settings, wait)
+    cli_status.show(settings, console, as_json)
 
 
 @cli.command()
@@ -240,6 +277,8 @@ cli.add_typer(gold_cli, name="gold")
 @gold_cli.command("load")
 def gold_load(file: Path) -> None:
     """Publish a JSONL or CSV gold key (updates and deletions) to gold-items and mirror it to Redis."""
+    import redis.exceptions
+
     from stream.qualification.goldkey import KeyFileError, publish_gold_key, read_key_file
 
     settings = load_settings()
@@ -248,13 +287,43 @@ def gold_load(file: Path) -> None:
     except (KeyFileError, OSError) as exc:
         console.print(f"[red]gold key rejected[/], nothing published:\n{exc}")
         raise typer.Exit(2) from None
-    count = asyncio.run(publish_gold_key(settings, rows))
+    try:
+        count = asyncio.run(publish_gold_key(settings, rows))
+    except redis.exceptions.RedisError as exc:  # raised by the mirror, after the publish succeeded
+        why = escape(str(exc).rstrip("."))
+        console.print(f"[red]error[/] published {len(rows)} rows to {settings.topic('gold-items')} (workers "
+                      f"read the key there), but the Redis mirror was not written: {why}.\n"
+                      "Run the same command again once ALPHAWATCH_REDIS_URL answers (publishing twice "
+                      "changes nothing).", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     deleted = sum(row.deleted for row in rows)
     console.print(f"published {count} gold key rows ({deleted} deletions) to {settings.topic('gold-items')}")
 
 
+@cli.callback()
+def _options(debug: Annotated[bool, typer.Option(
+        "--debug", help="show an error's full traceback instead of its summary")] = False) -> None:
+    """Options before the command (`main` reads `--debug` itself, before any command runs)."""
+
+
 def main() -> None:
-    cli()
+    """Run the CLI; an error a user can act on is one or two lines and exit code 1 (`--debug`:
+    the traceback)."""
+    import logging
+
+    from stream.cli.errors import EXIT_FAILED, explain
+
+    if sys.argv[1:2] != ["worker"] and "--debug" not in sys.argv[1:]:
+        # the client logs every failed connection attempt; the error below says it in one line
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    try:
+        cli(standalone_mode=True)
+    except Exception as exc:
+        message = None if "--debug" in sys.argv[1:] else explain(exc)
+        if message is None:
+            raise
+        console.print(f"[red]error[/] {escape(message)}", highlight=False, soft_wrap=True)
+        sys.exit(EXIT_FAILED)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -43,7 +45,7 @@ _REASONS = {
     "unsupported_schema_version": "unsupported_schema_version",
 }
 REASONS = (
-    "oversized", "not_utf8", *sorted(set(_REASONS.values())),
+    "oversized", "not_utf8", "future_timestamp", *sorted(set(_REASONS.values())),
     "unsupported_schema_version", "invalid_field",
 )
 
@@ -57,11 +59,15 @@ class Invalid:
 
 
 class Validator:
-    """Validates against the configured dimensions, score scale and payload limit."""
+    """Validates against the configured dimensions, score scale and payload limit, and (in the
+    stream, with `max_skew_s`) refuses times further ahead of the wall clock than that skew."""
 
-    def __init__(self, dimensions: list[str], score_min: int, score_max: int, max_bytes: int):
+    def __init__(self, dimensions: list[str], score_min: int, score_max: int, max_bytes: int,
+                 max_skew_s: float | None = None, clock: Callable[[], float] = time.time):
         self._context = {"dimensions": tuple(dimensions), "scale": (score_min, score_max)}
         self._max_bytes = max_bytes
+        self._max_skew_s = max_skew_s
+        self._clock = clock
 
     def __call__(self, raw: bytes | None) -> Event | Invalid:
         if raw is None:
@@ -76,7 +82,21 @@ class Validator:
             event: Event = _ADAPTER.validate_json(raw, strict=True, context=self._context)
         except ValidationError as exc:
             return _invalid(exc)
-        return event
+        return self._ahead(event) or event
+
+    def _ahead(self, event: Event) -> Invalid | None:
+        """future_timestamp when the event's time is past now + skew. One such rating would move
+        its partition's watermark there and close every open window early; a watermark event
+        would do it at once. The offline tool (no skew) reads any time."""
+        if self._max_skew_s is None:
+            return None
+        field, stamp = (("watermark", event.watermark) if isinstance(event, WatermarkEvent)
+                        else ("submitted_at", event.submitted_at))
+        lead = stamp.timestamp() - self._clock()
+        if lead <= self._max_skew_s:
+            return None
+        return Invalid("future_timestamp", f"{field}: {stamp.isoformat()} is {lead:,.0f} s ahead of this "
+                       f"worker's clock (ALPHAWATCH_MAX_CLOCK_SKEW allows {self._max_skew_s:,.0f} s)")
 
 
 def elements(raw: bytes | None) -> list[tuple[bytes | None, int | None]]:

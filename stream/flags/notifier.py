@@ -1,24 +1,44 @@
-"""Webhook delivery of flags: Slack-compatible body, HMAC signature, retries with backoff."""
+"""Webhook delivery of flags: Slack-compatible body, timestamped HMAC signature, retries until delivered."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
-from collections import deque
+import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import orjson
+from redis.exceptions import RedisError
+
+from stream.flags.deliveries import Deliveries, shown
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Alphawatch-Signature"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_BACKOFF_S = 300.0
 
 
-def signature(secret: str, body: bytes) -> str:
-    """`sha256=<hex>` of HMAC-SHA256 over the exact request body, as receivers should recompute."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def signature(secret: str, body: bytes, timestamp: int) -> str:
+    """`t=<unix time>,v1=<hex>`: HMAC-SHA256 over `<t>.` and the exact body (Stripe's and Slack's
+    scheme), so a captured request cannot be replayed later with its signature."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def verify(secret: str, header: str, body: bytes, now: float, tolerance_s: float = 300.0) -> bool:
+    """What a receiver does: the signature matches and its time is within `tolerance_s` of now."""
+    parts = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+    try:
+        stamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    expected = signature(secret, body, stamp)
+    return hmac.compare_digest(expected, header.strip()) and abs(now - stamp) <= tolerance_s
 
 
 def slack_text(flag: dict[str, Any]) -> str:
@@ -41,50 +61,81 @@ def body_of(flag: dict[str, Any]) -> bytes:
 
 
 class Notifier:
-    """A bounded queue drained by one task: the pipeline only enqueues and never waits on HTTP."""
+    """One sender task per webhook drains that webhook's queue in Redis (`Deliveries`): a dead URL
+    delays only its own flags. A flag is retried with exponential backoff (capped at 5 minutes)
+    until delivered or older than `max_age_s`; each request carries the flag id as its
+    `Idempotency-Key`, so a receiver can drop the repeat a crash between delivery and its record
+    can cause."""
 
-    def __init__(self, urls: list[str], secret: str, capacity: int, attempts: int, backoff_s: float,
-                 timeout_s: float, metrics: Any = None):
-        self.urls, self.secret, self.attempts = urls, secret, attempts
-        self.backoff_s, self.timeout_s = backoff_s, timeout_s
-        self.queue: deque[dict[str, Any]] = deque(maxlen=capacity)
-        self.wakeup = asyncio.Event()
-        self.metrics = metrics
+    def __init__(self, deliveries: Deliveries, secret: str, max_age_s: float, backoff_s: float,
+                 timeout_s: float, metrics: Any = None, clock: Callable[[], float] = time.time):
+        self.deliveries, self.secret, self.max_age_s = deliveries, secret, max_age_s
+        self.backoff_s, self.timeout_s, self.metrics, self.clock = backoff_s, timeout_s, metrics, clock
+        self.wakeup = {hook: asyncio.Event() for hook in deliveries.hooks}
 
-    def submit(self, flag: dict[str, Any]) -> None:
-        if len(self.queue) == self.queue.maxlen:
-            self._count("dropped")
-            log.warning("webhook queue full: dropping oldest flag %s", self.queue[0]["flag_id"])
-        self.queue.append(flag)
-        self.wakeup.set()
+    def notify(self) -> None:
+        """New flags are queued: wake every sender."""
+        for event in self.wakeup.values():
+            event.set()
 
     async def run(self) -> None:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s)) as http:
-            while True:
-                await self.wakeup.wait()
-                self.wakeup.clear()
-                while self.queue:
-                    flag = self.queue.popleft()
-                    await asyncio.gather(*(self.deliver(http, url, flag) for url in self.urls))
+            await asyncio.gather(*(self.run_hook(http, hook) for hook in self.deliveries.hooks))
 
-    async def deliver(self, http: aiohttp.ClientSession, url: str, flag: dict[str, Any]) -> bool:
-        body = body_of(flag)
-        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: signature(self.secret, body)}
-        for attempt in range(self.attempts):
+    async def run_hook(self, http: aiohttp.ClientSession, hook: str) -> None:
+        backoff = self.backoff_s
+        while True:
             try:
-                async with http.post(url, data=body, headers=headers) as response:
-                    if response.status < 300:
-                        self._count("delivered")
-                        return True
-                    problem = f"HTTP {response.status}"
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                problem = repr(exc)
-            if attempt + 1 < self.attempts:
+                delivered = await self.drain(http, hook)
+            except RedisError as exc:
+                url = self.deliveries.hooks[hook]
+                log.warning("webhook %s: Redis unavailable, retrying: %r", shown(url), exc)
+                delivered = False
+            if delivered is None:  # nothing waiting: until new flags, or a poll for a restart's leftovers
+                backoff = self.backoff_s
+                self.wakeup[hook].clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wakeup[hook].wait(), 1.0)
+                continue
+            if not delivered:
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+            else:
+                backoff = self.backoff_s
+
+    async def drain(self, http: aiohttp.ClientSession, hook: str) -> bool | None:
+        """Deliver the waiting flags oldest first; None when none waits, False at the first failure."""
+        items = await self.deliveries.pending(hook)
+        if not items:
+            return None
+        url = self.deliveries.hooks[hook]
+        for item in items:
+            flag = item["flag"]
+            if self.clock() - float(item["queued_at"]) > self.max_age_s:
+                await self.deliveries.done(hook, flag["flag_id"])
+                self._count("failed")
+                log.error("webhook %s: gave up on flag %s after %.0f s", shown(url), flag["flag_id"],
+                          self.max_age_s)
+                continue
+            if not await self.post(http, url, flag):
                 self._count("retried")
-                await asyncio.sleep(self.backoff_s * 2**attempt)
-        self._count("failed")
-        log.error("webhook %s: gave up on flag %s after %d attempts (%s)", url, flag["flag_id"],
-                  self.attempts, problem)
+                return False
+            await self.deliveries.done(hook, flag["flag_id"])
+            self._count("delivered")
+        return True
+
+    async def post(self, http: aiohttp.ClientSession, url: str, flag: dict[str, Any]) -> bool:
+        body = body_of(flag)
+        headers = {"Content-Type": "application/json", IDEMPOTENCY_HEADER: str(flag["flag_id"]),
+                   SIGNATURE_HEADER: signature(self.secret, body, int(self.clock()))}
+        try:
+            async with http.post(url, data=body, headers=headers) as response:
+                if response.status < 300:
+                    return True
+                problem = f"HTTP {response.status}"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            problem = type(exc).__name__  # its text may hold the URL
+        log.warning("webhook %s: flag %s not delivered (%s)", shown(url), flag["flag_id"], problem)
         return False
 
     def _count(self, outcome: str) -> None:

@@ -17,6 +17,16 @@ from stream.settings import Settings
 log = logging.getLogger(__name__)
 
 
+async def start(client: Any) -> None:
+    """Start an aiokafka client; one that fails to start is closed (aiokafka leaves it open, and
+    its "Unclosed AIOKafkaProducer" warning buries the error)."""
+    try:
+        await client.start()
+    except BaseException:
+        await client.stop()
+        raise
+
+
 def bootstrap_servers(broker_url: str) -> str:
     """aiokafka's bootstrap list from Faust's broker URL (`kafka://a:9092;kafka://b:9092`)."""
     return ",".join(part.split("://", 1)[-1] for part in broker_url.split(";"))
@@ -58,6 +68,43 @@ async def tail_topic(settings: Settings, topic: str, apply: Callable[[bytes], No
         await consumer.stop()
 
 
+async def load_and_tail(settings: Settings, topic: str, apply: Callable[[bytes | None, bytes | None], None],
+                        ready: asyncio.Event, on_ready: Callable[[], None] | None = None) -> None:
+    """Read every partition of `topic` from its beginning and go on tailing it; `ready` is set (and
+    `on_ready` called) once everything present at the start was read, so nothing is judged
+    against a half-loaded view."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(settings.broker_url), group_id=None,
+                                enable_auto_commit=False, fetch_max_wait_ms=settings.fetch_max_wait_ms,
+                                **aiokafka_auth(settings))
+    await start(consumer)
+    try:
+        tps = await _partitions(consumer, topic)
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        # Tansu reports the last batch's base offset + 1: a position at or past it has read that batch
+        end = await consumer.end_offsets(tps)
+        while True:
+            batch = await consumer.getmany(timeout_ms=500)
+            for messages in batch.values():
+                for message in messages:
+                    apply(message.key, message.value)
+            if not ready.is_set() and all([await consumer.position(tp) >= end[tp] for tp in tps]):
+                ready.set()
+                if on_ready is not None:
+                    on_ready()
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer: AIOKafkaConsumer, name: str) -> list[TopicPartition]:
+    while True:  # the worker declares the topic at startup; wait until metadata shows it
+        await consumer.topics()
+        found = consumer.partitions_for_topic(name)
+        if found:
+            return [TopicPartition(name, p) for p in sorted(found)]
+        await asyncio.sleep(1.0)
+
+
 Progress = Callable[[int, int], None]  # (records read, records to read)
 
 
@@ -71,7 +118,7 @@ async def read_to_end(broker_url: str, topic: str, auth: dict[str, Any] | None =
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(broker_url), group_id=None,
                                 enable_auto_commit=False, fetch_max_bytes=16 * 1024**2,
                                 max_partition_fetch_bytes=16 * 1024**2, **(auth or {}))
-    await consumer.start()
+    await start(consumer)
     try:
         await consumer.topics()  # metadata of a topic this client has not seen yet
         tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from stream.io.kafka import bootstrap_servers
+from stream.io.kafka import bootstrap_servers, start
 from stream.io.security import aiokafka_auth
 from stream.settings import Settings
 from stream.topics import AGREEMENT, ANNOTATIONS, ANNOTATOR_STATUS, BATCHES, FLAGS, MANIFESTS
@@ -147,7 +147,7 @@ class Reader:
 async def follow(settings: Settings, observed: Observed, stop: asyncio.Event) -> None:
     """Keep `observed` current until `stop` is set (the demo's live view)."""
     reader = Reader(settings, OUTPUTS)
-    await reader.consumer.start()
+    await start(reader.consumer)
     try:
         refreshed = 0.0
         loop = asyncio.get_running_loop()
@@ -165,7 +165,7 @@ async def read_all(settings: Settings, with_annotations: bool = True, timeout_s:
     coincidence matrices), read up to the end offsets seen at the start."""
     names = (*OUTPUTS, ANNOTATIONS) if with_annotations else OUTPUTS
     reader, observed = Reader(settings, names), Observed()
-    await reader.consumer.start()
+    await start(reader.consumer)
     try:
         await reader.refresh()
         end = await reader.ends()

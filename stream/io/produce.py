@@ -15,7 +15,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
-from stream.io.kafka import bootstrap_servers
+from stream.io.kafka import bootstrap_servers, start
 from stream.settings import Settings
 
 
@@ -56,7 +56,7 @@ async def produce(broker_url: str, topic: str, lines: Iterable[bytes], rate: flo
     early when the pacing waits; a line that is not a JSON object always goes alone)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(broker_url), linger_ms=5,
                                 max_request_size=max_request_size, acks="all", **(auth or {}))
-    await producer.start()
+    await start(producer)
     partitions = sorted(await producer.partitions_for(topic)) if per_record > 1 else [0]
     stats = ProduceStats()
     group = Group(per_record, max_request_size // 2, default_partitioner(partitions))
@@ -179,7 +179,7 @@ async def send_watermark(broker_url: str, topic: str, watermark: str, partitions
     """Promise that no event older than `watermark` (ISO time) follows: one marker per partition."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(broker_url), acks="all",
                                 **(auth or {}))
-    await producer.start()
+    await start(producer)
     try:
         value = orjson.dumps({"schema_version": 1, "kind": "watermark", "watermark": watermark})
         for partition in range(partitions):

@@ -41,6 +41,19 @@ class RedisKeys:
         """HASH flag id -> flag JSON: raised or cleared in Redis, not yet acknowledged on qa-flags."""
         return f"{self.prefix}flags:pending"
 
+    def webhook_pending(self, hook: str) -> str:
+        """HASH flag id -> {flag, queued_at}: flags waiting for one webhook (`hook`: its URL's id)."""
+        return f"{self.prefix}webhook:{hook}:pending"
+
+    def webhook_delivered(self, hook: str) -> str:
+        """ZSET flag id -> delivery time: flags one webhook has had (not queued again)."""
+        return f"{self.prefix}webhook:{hook}:delivered"
+
+    @property
+    def batch_salt(self) -> str:
+        """STRING: the deployment's random batch salt, when ALPHAWATCH_BATCH_SALT is not set."""
+        return f"{self.prefix}batch-salt"
+
     def flag_cooldown(self, key: str) -> str:
         return f"{self.prefix}flag:cooldown:{key}"
 

@@ -45,7 +45,11 @@ def aiokafka_auth(settings: Settings) -> dict[str, Any]:
 def redis_client(settings: Settings, decode_responses: bool = True) -> aioredis.Redis:
     """Async Redis client. TLS comes from a rediss:// URL; the password from the setting (a Secret
     in deployments) unless the URL carries one, which redis-py lets win."""
-    options: dict[str, Any] = {"decode_responses": decode_responses}
+    # without timeouts a blackholed (or SIGSTOPped) Redis hangs its caller for good; with them a
+    # call fails with redis.exceptions.TimeoutError, which the stages handle as Redis unavailable
+    options: dict[str, Any] = {"decode_responses": decode_responses,
+                               "socket_connect_timeout": settings.redis_timeout_s,
+                               "socket_timeout": settings.redis_timeout_s}
     password = settings.redis_password.get_secret_value()
     if password:
         options["password"] = password

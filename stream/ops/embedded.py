@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stream.ops.procs import die_with_parent
+
 
 @dataclass
 class Service:
@@ -86,7 +88,8 @@ def start_tansu(host: str = "127.0.0.1", port: int | None = None, log: Path | No
 
 def _serve(command: list[str], host: str, port: int, out: Any, new_session: bool) -> subprocess.Popen[bytes]:
     """Start a server process and wait until it listens; killed again if it never does."""
-    proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=new_session)
+    proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=new_session,
+                            preexec_fn=die_with_parent)
     try:
         wait_for_port(host, port)
     except TimeoutError:

@@ -15,7 +15,9 @@ from typing import Any
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
+from stream.io.outbox import EXIT_UNDELIVERED
 from stream.ops.embedded import free_port
+from stream.ops.procs import die_with_parent
 
 
 @dataclass
@@ -28,24 +30,29 @@ class Worker:
     port: int = field(default_factory=free_port)
     new_session: bool = False
     proc: subprocess.Popen[bytes] | None = None
+    # restarts after exit code 70 (a delivery failed, nothing committed), as a supervisor would:
+    # the embedded broker sometimes leaves a produce unanswered for longer than the request timeout
+    restarts: int = 0
+    restarted: int = 0
 
     def start(self) -> Worker:
         env = {**self.env, "ALPHAWATCH_WEB_PORT": str(self.port)}
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "stream.cli.main", "worker"], env=env,
-                                         stdout=log, stderr=subprocess.STDOUT,
+                                         stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent,
                                          start_new_session=self.new_session)
         return self
 
     def get(self, path: str) -> Any:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=3) as resp:
+        token = self.env.get("ALPHAWATCH_WEB_TOKEN")
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}",
+                                         headers={"Authorization": f"Bearer {token}"} if token else {})
+        with urllib.request.urlopen(request, timeout=3) as resp:
             return orjson.loads(resp.read())
 
     def ready(self) -> bool:
         """True once the worker joined its group and recovered its tables; raises if it exited."""
-        assert self.proc is not None
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"worker exited with code {self.proc.returncode}; see {self.log}")
+        self.check_running()
         with contextlib.suppress(Exception):
             return bool(self.get("/ready")["ready"])
         return False
@@ -58,7 +65,28 @@ class Worker:
             time.sleep(0.5)
         raise TimeoutError(f"worker not ready after {timeout:.0f}s; log {self.log}")
 
+    def check_running(self) -> None:
+        """Raise, naming the exit code and why the log says it stopped, if the worker exited."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            return
+        if self.proc.returncode == EXIT_UNDELIVERED and self.restarted < self.restarts:
+            self.restarted += 1
+            with self.log.open("a") as log:
+                log.write(f"--- exit code {EXIT_UNDELIVERED}: restart {self.restarted} of {self.restarts}\n")
+            self.start()
+            return
+        why = self._logged("[CRITICAL]", "[ERROR]")[-3:]
+        raise RuntimeError(f"worker exited with code {self.proc.returncode}; log {self.log}; "
+                           f"last errors: {' | '.join(why) or 'none'}")
+
+    def _logged(self, *levels: str) -> list[str]:
+        """The log's lines at any of `levels` (e.g. "[ERROR]")."""
+        lines = self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
+        return [line for line in lines if any(level in line for level in levels)]
+
     def metrics(self) -> str:
+        self.check_running()
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=3) as resp:
             return str(resp.read().decode())
 
@@ -67,11 +95,12 @@ class Worker:
         try:
             text = self.metrics()
             seen = ", ".join(f"{name}={metric(text, name):.0f}" for name in counters)
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:
             seen = f"no metrics ({exc!r})"
-        lines = self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
-        warnings = [line for line in lines if ("[WARNING]" in line or "[ERROR]" in line)
-                    and "producer buffer full" not in line]  # the buffer warning is routine here
+        warnings = [line for line in self._logged("[WARNING]", "[ERROR]")
+                    if "producer buffer full" not in line]  # the buffer warning is routine here
+        if self.restarted:
+            seen += f"; restarted {self.restarted} time(s) after exit code {EXIT_UNDELIVERED}"
         return f"{seen}; log {self.log}; last warnings: {' | '.join(warnings[-6:]) or 'none'}"
 
     @property

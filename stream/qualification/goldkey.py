@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from pydantic import ValidationError
 
 from schemas.gold import GoldKeyRow
-from stream.io.kafka import bootstrap_servers
+from stream.io.kafka import bootstrap_servers, load_and_tail, start
 from stream.io.rediskeys import RedisKeys
 from stream.io.security import aiokafka_auth, redis_client
 from stream.qualification.rules import KeyRow
@@ -141,7 +141,7 @@ async def publish_gold_key(settings: Settings, rows: list[GoldKeyRow]) -> int:
     await ensure_topic(settings)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(settings.broker_url), acks="all",
                                 **aiokafka_auth(settings))
-    await producer.start()
+    await start(producer)
     try:
         futures = [await producer.send(settings.topic(GOLD), row_value(row),
                                        key=row.gold_item_id.encode()) for row in rows]
@@ -207,33 +207,5 @@ class GoldKeyView:
         return out
 
     async def run(self) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers(self.settings.broker_url), group_id=None,
-            enable_auto_commit=False, fetch_max_wait_ms=self.settings.fetch_max_wait_ms,
-            **aiokafka_auth(self.settings))
-        await consumer.start()
-        try:
-            tps = await self._partitions(consumer)
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            end = await consumer.end_offsets(tps)
-            while True:
-                batch = await consumer.getmany(timeout_ms=500)
-                for messages in batch.values():
-                    for message in messages:
-                        self.apply(message.key, message.value)
-                if not self.ready.is_set() and all(
-                        [await consumer.position(tp) >= end[tp] for tp in tps]):
-                    log.info("gold key loaded: %d items", len(self.rows))
-                    self.ready.set()
-        finally:
-            await consumer.stop()
-
-    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        name = self.settings.topic(GOLD)
-        while True:  # the worker declares the topic at startup; wait until metadata shows it
-            await consumer.topics()
-            found = consumer.partitions_for_topic(name)
-            if found:
-                return [TopicPartition(name, p) for p in sorted(found)]
-            await asyncio.sleep(1.0)
+        await load_and_tail(self.settings, self.settings.topic(GOLD), self.apply, self.ready,
+                            lambda: log.info("gold key loaded: %d items", len(self.rows)))

@@ -32,6 +32,10 @@ class AnnotatorStage:
         self.owned: set[int] = set()
         self.dirty: set[str] = set()  # annotators whose Redis hash is behind the table
         self.rechecking = False
+        # after a failed write, Redis is left alone this long: a blackholed Redis costs a timeout
+        # per call, and the agent waiting on it would fill its buffer and stop Faust's one consumer
+        self.redis_pause_s = 5.0
+        self._redis_after = 0.0
 
     def load(self, annotator_id: str, partition: int) -> Annotator:
         state = self.table.get(annotator_id)
@@ -94,6 +98,9 @@ class AnnotatorStage:
 
     async def push(self, annotator_ids: list[str]) -> None:
         """Write records to Redis in one pipeline; on failure they stay dirty and are retried."""
+        if time.monotonic() < self._redis_after:  # Redis failed just now: the timer tries again
+            self.dirty.update(annotator_ids)
+            return
         now = time.time()
         records = [(a, s) for a in annotator_ids if (s := self.table.get(a)) is not None
                    and s["p"] in self.owned]
@@ -108,6 +115,7 @@ class AnnotatorStage:
             self.dirty.difference_update(annotator_ids)
         except RedisError as exc:
             self.metrics.annotator_store_errors.inc()
+            self._redis_after = time.monotonic() + self.redis_pause_s
             self.dirty.update(annotator_ids)
             log.warning("annotator status not written to Redis (retried): %r", exc)
 

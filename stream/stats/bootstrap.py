@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import numpy.typing as npt
@@ -28,13 +29,29 @@ class BootstrapResult:
     reason: str | None
 
 
+@cache
+def _upper(n: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], FloatArray]:
+    """Upper-triangle indices of an n x n matrix and each cell's pair factor (1 diagonal, 2 off);
+    cached: np.triu_indices cost as much as the rest of a small matrix's cell setup."""
+    rows, cols = np.triu_indices(n)
+    return rows, cols, np.where(rows == cols, 1.0, 2.0)
+
+
 def _pair_cells(o: FloatArray, d: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Upper-triangle cell probabilities (o_cc / n, 2 o_ck / n) and their distances."""
-    rows, cols = np.triu_indices(o.shape[0])
-    weights = np.where(rows == cols, o[rows, cols], 2.0 * o[rows, cols])
+    """Probabilities of the distinct pair distances, and those distances.
+
+    A pair falls in an upper-triangle cell with probability o_cc / n or 2 o_ck / n; cells of
+    equal distance are merged, which leaves the distribution of a replicate's summed distance
+    unchanged (a multinomial's merged categories are multinomial) and makes the draw cheaper: a
+    nominal draw becomes one binomial, an interval one five categories on a 1-5 scale.
+    """
+    rows, cols, factor = _upper(o.shape[0])
     # Float residues can leave -1e-17 in cells that should be 0; multinomial needs p >= 0.
-    weights = np.clip(weights, 0.0, None)
-    return weights / weights.sum(), d[rows, cols]
+    weights = np.clip(factor * o[rows, cols], 0.0, None)
+    distances, index = np.unique(d[rows, cols], return_inverse=True)
+    merged = np.bincount(index, weights=weights, minlength=len(distances))
+    keep = merged > 0
+    return merged[keep] / merged[keep].sum(), distances[keep]
 
 
 def _replicate_disagreements(

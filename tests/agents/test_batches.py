@@ -23,6 +23,7 @@ async def app(make_app: Any, monkeypatch: Any) -> AsyncIterator[Any]:
     states = {"a": "qualified", "b": "qualified", "c": "qualified", "q": "qualifying"}
     status = app.alphawatch.stages.batches.status
     monkeypatch.setattr(status, "state", AsyncMock(side_effect=lambda a: states[a]))
+    status.ready.set()  # the annotator-status tail does not run under test_context
     yield app
 
 
@@ -88,6 +89,23 @@ async def test_a_record_not_delivered_leaves_its_unit_unmarked(app: Any, monkeyp
     # the unit's answers and its emitted version never reached the table (or its changelog): after
     # the restart the batch is read again and version 1 is emitted again
     assert ctx.stages.batches.units.table.get("c:clip-1") is None
+
+
+async def test_a_record_repeated_after_a_crash_takes_the_next_version(app: Any, monkeypatch: Any) -> None:
+    """Version 1 went out but the unit's table write was lost in a crash: the replayed answers,
+    judged by the annotators' states of now (`q` no longer qualifying), go out as version 2, so
+    no version is ever sent with two contents."""
+    topics, stage = app.alphawatch.topics, app.alphawatch.stages.batches
+    records = sender()
+    monkeypatch.setattr(topics.batches, "send", records)
+    monkeypatch.setattr(topics.batch_partials, "send", sender())
+    stage.versions.table.data["c:clip-1"] = 1  # recovered from the changelog; the unit itself was not
+    async with app.agents["batches"].test_context() as agent:
+        for annotator, minute in (("a", 0), ("b", 2), ("c", 3)):
+            await agent.put(_rating(annotator, minute), key=b"c:clip-1")
+    (sent,) = [orjson.loads(call.kwargs["value"]) for call in records.await_args_list]
+    assert sent["version"] == 2
+    assert stage.versions["c:clip-1"] == 2 and stage.units["c:clip-1"]["v"] == 2
 
 
 async def test_a_manifest_not_delivered_is_not_marked_sent(app: Any, monkeypatch: Any) -> None:

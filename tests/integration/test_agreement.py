@@ -6,16 +6,15 @@ import asyncio
 import math
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from stream.agreement.offline import collect, matrices, summarize
 from stream.campaign.simulate import Campaign, generate
 from stream.io.produce import closing_watermark, produce, send_watermark
+from stream.ops.accounting import FinalKey, expected_finals, finals_of
 from stream.ops.embedded import services
 from stream.settings import Settings, TestServices
 from tests.integration.helpers import Worker, read_topic, wait_until, worker_env
@@ -25,7 +24,6 @@ from tests.integration.helpers import Worker, read_topic, wait_until, worker_env
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]
 
 N_EVENTS = 50_000
-FinalKey = tuple[str, str, int, str]
 
 
 def _events() -> list[bytes]:
@@ -37,25 +35,11 @@ def _events() -> list[bytes]:
 
 
 def _expected(lines: list[bytes], settings: Settings) -> dict[FinalKey, dict[str, Any]]:
-    """The offline reference (`alphawatch alpha --by slice --window ...`) for every window."""
-    result = collect(lines, settings)
-    out = {}
-    for size in settings.window_seconds:
-        for key, matrix in matrices(result, settings, by_slice=True, window_s=size).items():
-            row = summarize(key, matrix, settings)
-            start = datetime.fromtimestamp(row["window_start"], tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            out[(row["dimension"], row["slice"], size, start)] = row
-    return out
+    return expected_finals(lines, settings)
 
 
 def _finals(kafka_url: str, topic: str) -> dict[FinalKey, list[dict[str, Any]]]:
-    out: dict[FinalKey, list[dict[str, Any]]] = {}
-    for message in read_topic(kafka_url, topic):
-        record = orjson.loads(message.value)
-        if record["final"]:
-            key = (record["dimension"], record["slice"], record["window_size_s"], record["window_start"])
-            out.setdefault(key, []).append(record)
-    return out
+    return finals_of(m.value for m in read_topic(kafka_url, topic))
 
 
 def _compare(finals: dict[FinalKey, list[dict[str, Any]]], expected: dict[FinalKey, dict[str, Any]]) -> None:

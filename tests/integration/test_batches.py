@@ -79,7 +79,9 @@ def run(kafka_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
         wait_until(worker.ready, 120, "worker ready")
         half = len(lines) // 2
         asyncio.run(produce(kafka_url, topic, lines[:half]))
-        wait_until(lambda: metric(worker.metrics(), "alphawatch_batch_records_total") >= 2000, 300,
+        # records start once annotators have qualified on gold; how many exist by the end of the
+        # first half depends on how far the annotator stage runs ahead (1,696 to over 2,000 seen)
+        wait_until(lambda: metric(worker.metrics(), "alphawatch_batch_records_total") >= 500, 300,
                    "batch records being emitted", detail=lambda: worker.describe(*PROGRESS))
         worker.kill()  # mid-stream: part of the first half is not processed or not committed
         worker = Worker(env, tmp / "worker-2.log").start()

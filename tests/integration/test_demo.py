@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from stream.ops.procs import die_with_parent
 from tests.integration.helpers import wait_until
 
 pytestmark = pytest.mark.integration
@@ -50,7 +51,7 @@ def _demo(tmp_path: Path, duration: int) -> tuple[subprocess.Popen[bytes], Path]
         command = [sys.executable, "-m", "stream.cli.main", "demo", "--duration", str(duration),
                    "--out", str(tmp_path / "demo")]
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=die_with_parent)
     return proc, log
 
 
@@ -103,7 +104,8 @@ def test_embedded_stops_its_services_on_sigterm(tmp_path: Path) -> None:
     log = tmp_path / "embedded.out"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "stream.cli.main", "embedded", "--kafka-port", "0",
-                                 "--redis-port", "0"], stdout=out, stderr=subprocess.STDOUT)
+                                 "--redis-port", "0"], stdout=out, stderr=subprocess.STDOUT,
+                                preexec_fn=die_with_parent)
     try:
         wait_until(lambda: "ALPHAWATCH_REDIS_URL=" in log.read_text(), 60, "the services' URLs")
         children = descendants(proc.pid)

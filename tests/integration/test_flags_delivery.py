@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
+import time
 import uuid
 from typing import Any
 
 import orjson
 import pytest
+import redis.asyncio as redis
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 
-from stream.flags.notifier import SIGNATURE_HEADER, Notifier
+from stream.flags.deliveries import Deliveries, hook_id
+from stream.flags.notifier import SIGNATURE_HEADER, Notifier, verify
 from stream.flags.store import FlagStore
 from stream.io.rediskeys import RedisKeys
 from stream.metrics import Metrics
@@ -74,56 +75,108 @@ def _flag(i: int) -> dict[str, Any]:
             "slice": "all", "window_size_s": 3600, "window_start": "2026-11-20T00:00:00Z", "alpha": 0.8}
 
 
-async def test_webhook_signed_retried_while_down_then_delivered() -> None:
-    port = free_port()
-    received: list[tuple[bytes, str]] = []
+class Receiver:
+    """A webhook receiver on a real HTTP server: what it got, and whether it answers."""
 
-    async def hook(request: web.Request) -> web.Response:
-        received.append((await request.read(), request.headers[SIGNATURE_HEADER]))
-        return web.Response(status=200)
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.received: list[tuple[bytes, dict[str, str]]] = []
+        self.runner: web.AppRunner | None = None
 
-    metrics = Metrics(CollectorRegistry())
-    notifier = Notifier([f"http://127.0.0.1:{port}/hook"], "s3cret", capacity=10, attempts=8,
-                        backoff_s=0.1, timeout_s=2, metrics=metrics)
-    runner_task = asyncio.create_task(notifier.run())
-    notifier.submit(_flag(1))  # the server is down: delivery retries with backoff
-    await asyncio.sleep(0.5)
-    assert not received
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        for _ in range(100):
-            if received:
-                break
-            await asyncio.sleep(0.1)
-        body, sig = received[0]
-        assert sig == "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
-        payload = orjson.loads(body)
-        assert payload["flag"]["flag_id"] == "flag-1" and "recovered" in payload["text"].lower()
-        text = generate_latest(metrics.registry).decode()
-        assert 'alphawatch_webhook_deliveries_total{outcome="retried"}' in text
-        assert 'alphawatch_webhook_deliveries_total{outcome="delivered"} 1.0' in text
-    finally:
-        runner_task.cancel()
-        await runner.cleanup()
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    async def start(self) -> None:
+        async def hook(request: web.Request) -> web.Response:
+            self.received.append((await request.read(), dict(request.headers)))
+            return web.Response(status=200)
+
+        app = web.Application()
+        app.router.add_post("/hook", hook)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+    def ids(self) -> list[str]:
+        return [orjson.loads(body)["flag"]["flag_id"] for body, _ in self.received]
 
 
-async def test_failed_delivery_is_counted_and_queue_is_bounded() -> None:
-    metrics = Metrics(CollectorRegistry())
-    notifier = Notifier([f"http://127.0.0.1:{free_port()}/nobody"], "k", capacity=2, attempts=2,
-                        backoff_s=0.01, timeout_s=1, metrics=metrics)
-    for i in range(3):
-        notifier.submit(_flag(i))  # the third pushes the first out
-    assert [f["flag_id"] for f in notifier.queue] == ["flag-1", "flag-2"]
-    task = asyncio.create_task(notifier.run())
-    for _ in range(100):
-        if 'outcome="failed"} 2.0' in generate_latest(metrics.registry).decode():
-            break
+async def _until(condition: Any, seconds: float = 10.0) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
         await asyncio.sleep(0.05)
-    task.cancel()
-    text = generate_latest(metrics.registry).decode()
-    assert 'alphawatch_webhook_deliveries_total{outcome="failed"} 2.0' in text
-    assert 'alphawatch_webhook_deliveries_total{outcome="dropped"} 1.0' in text
+    raise AssertionError("condition not met in time")
+
+
+def _notifier(deliveries: Deliveries, metrics: Metrics, max_age_s: float = 3600) -> Notifier:
+    return Notifier(deliveries, "s3cret", max_age_s=max_age_s, backoff_s=0.05, timeout_s=2, metrics=metrics)
+
+
+async def test_a_flag_reaches_a_webhook_once_across_outage_replay_and_restart(redis_url: str) -> None:
+    keys = RedisKeys(f"t-{uuid.uuid4().hex[:6]}")
+    receiver = Receiver()
+    client = redis.Redis.from_url(redis_url)
+    deliveries = Deliveries(client, keys, [receiver.url], capacity=10)
+    metrics = Metrics(CollectorRegistry())
+    await deliveries.enqueue([_flag(1)])
+    first = asyncio.create_task(_notifier(deliveries, metrics).run())
+    try:
+        await asyncio.sleep(0.5)  # the receiver is down: retried with backoff, still queued
+        assert len(await deliveries.pending(hook_id(receiver.url))) == 1
+        first.cancel()  # the worker dies before delivering: the flag waits in Redis
+        await receiver.start()
+        restarted = _notifier(deliveries, metrics)
+        task = asyncio.create_task(restarted.run())
+        await _until(lambda: receiver.ids() == ["flag-1"])
+        await _until(lambda: 'outcome="delivered"} 1.0' in generate_latest(metrics.registry).decode())
+        await deliveries.enqueue([_flag(1), _flag(2)])  # qa-flags read again after a crash
+        restarted.notify()
+        await _until(lambda: receiver.ids() == ["flag-1", "flag-2"])
+        await asyncio.sleep(1.2)  # a poll later: nothing sent twice
+        assert receiver.ids() == ["flag-1", "flag-2"]
+        body, headers = receiver.received[0]
+        assert headers["Idempotency-Key"] == "flag-1"
+        assert verify("s3cret", headers[SIGNATURE_HEADER], body, now=time.time())
+        assert not verify("s3cret", headers[SIGNATURE_HEADER], body, now=time.time() + 3600)  # replayed late
+        assert not verify("other", headers[SIGNATURE_HEADER], body, now=time.time())
+        assert "recovered" in orjson.loads(body)["text"].lower()
+        task.cancel()
+    finally:
+        first.cancel()
+        await receiver.stop()
+        await _forget_keys(client, keys.prefix)
+
+
+async def test_a_dead_webhook_delays_no_other_and_gives_up_after_max_age(redis_url: str) -> None:
+    keys = RedisKeys(f"t-{uuid.uuid4().hex[:6]}")
+    alive, dead = Receiver(), f"http://127.0.0.1:{free_port()}/nobody"
+    client = redis.Redis.from_url(redis_url)
+    deliveries = Deliveries(client, keys, [dead, alive.url], capacity=2)
+    metrics = Metrics(CollectorRegistry())
+    await alive.start()
+    dropped = await deliveries.enqueue([_flag(i) for i in range(3)])
+    assert dropped == ["flag-0", "flag-0"]  # each webhook keeps the newest two
+    task = asyncio.create_task(_notifier(deliveries, metrics, max_age_s=1.0).run())
+    try:
+        await _until(lambda: alive.ids() == ["flag-1", "flag-2"], 5)  # the dead URL holds nothing up
+        text = lambda: generate_latest(metrics.registry).decode()  # noqa: E731
+        await _until(lambda: 'outcome="failed"} 2.0' in text(), 10)  # the dead one's, after max age
+        assert await deliveries.pending(hook_id(dead)) == []
+        assert 'outcome="retried"' in text()
+    finally:
+        task.cancel()
+        await alive.stop()
+        await _forget_keys(client, keys.prefix)
+
+
+async def _forget_keys(client: Any, prefix: str) -> None:
+    keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()

@@ -110,10 +110,13 @@ def test_gold_key_lifecycle(kafka_url: str, redis_url: str, tmp_path: Path) -> N
 def check_views(worker: Worker, settings: Settings) -> None:
     found = worker.get("/annotators/ann-x")
     assert found["state"] == "qualified" and found["gold"]["visual_fidelity"]["n"] == 7
-    assert worker.get("/annotators?state=qualified") == {"state": "qualified", "count": 1,
+    assert worker.get("/annotators?state=qualified") == {"state": "qualified", "count": 1, "offset": 0,
+                                                         "limit": 1000, "next_offset": None,
                                                          "annotators": ["ann-x"]}
+    assert worker.get("/annotators?state=qualifying&limit=1&offset=1")["annotators"] == []
     assert worker.get("/annotators")["counts"] == {"qualifying": 1, "qualified": 1, "retraining": 0}
-    for path, status in (("/annotators/nobody", 404), ("/annotators?state=bogus", 400)):
+    for path, status in (("/annotators/nobody", 404), ("/annotators?state=bogus", 400),
+                         ("/annotators?state=qualified&limit=0", 400)):
         with pytest.raises(urllib.error.HTTPError) as info:
             worker.get(path)
         assert info.value.code == status

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import hashlib
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -46,6 +47,9 @@ def _mutate(base: dict[str, object], i: int) -> list[tuple[str, bytes | None]]:
         ("unsupported_schema_version", js(schema_version=2)),
         ("unexpected_field", js(reviewer="x")),
         ("not_json", None),  # a null (tombstone) value
+        ("future_timestamp", js(submitted_at="2099-01-01T00:00:00Z")),
+        # local time written with a Z: an hour ahead of the clock
+        ("future_timestamp", js(submitted_at=(datetime.now(UTC) + timedelta(hours=1)).isoformat())),
     ]
 
 

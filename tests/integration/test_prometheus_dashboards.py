@@ -32,6 +32,7 @@ from stream.campaign.simulate import Campaign, generate, gold_key
 from stream.io.produce import closing_watermark, produce, send_watermark
 from stream.ops.dashboards import DASHBOARDS, OUT
 from stream.ops.embedded import free_port, wait_for_port
+from stream.ops.procs import die_with_parent
 from stream.qualification.goldkey import publish_gold_key
 from stream.settings import Settings
 from tests.integration.helpers import Worker, metric, wait_until, worker_env
@@ -98,7 +99,8 @@ class Prometheus:
         self.log = (tmp / "prometheus.log").open("wb")
         self.proc = subprocess.Popen(
             [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{self.port}"], stdout=self.log, stderr=subprocess.STDOUT)
+             f"--web.listen-address=127.0.0.1:{self.port}"], stdout=self.log, stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent)
         wait_for_port("127.0.0.1", self.port, 30)
         self.started = time.time()
 
@@ -165,7 +167,8 @@ def prom(kafka_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactor
     # qualify (the leaderboard counts qualified voters' pairwise votes); a short ranking refit cadence
     env = worker_env(kafka_url, redis_url, tmp, ALPHAWATCH_WINDOWS='["1h"]', ALPHAWATCH_GOLD_MIN_ANSWERS="3",
                      ALPHAWATCH_RANKING_REFIT_S="2",
-                     ALPHAWATCH_WEBHOOKS=f'["http://127.0.0.1:{hooks.server_port}/hook"]')
+                     ALPHAWATCH_WEBHOOKS=f'["http://127.0.0.1:{hooks.server_port}/hook"]',
+                     ALPHAWATCH_WEBHOOK_ALLOW_HTTP="true", ALPHAWATCH_WEBHOOK_SECRET="s3cret")
     worker = Worker(env, tmp / "worker.log").start()
     server = Prometheus(tmp, f"127.0.0.1:{worker.port}")
     try:

@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from schemas.export import stale
 from stream.core.windows import Tumbling
-from stream.settings import Settings, parse_duration
+from stream.io.preflight import check_partitions
+from stream.settings import ConfigError, Settings, parse_duration
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -51,3 +52,57 @@ def test_levels_and_windows() -> None:
     w = Tumbling(3600, 600)
     assert w.start_of(7199.0) == 3600 and w.closes_at(3600) == 7800
     assert w.closed_through(7799.0) == 3600 and w.closed_through(7800.0) == 7200
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"ALPHAWATCH_WINDOWS": '["0s"]'}, "ALPHAWATCH_WINDOWS: '[\"0s\"]': '0s' is not a positive duration"),
+    ({"ALPHAWATCH_BATCH_LENGTH": "0s"}, "ALPHAWATCH_BATCH_LENGTH: '0s': '0s' is not a positive duration"),
+    ({"ALPHAWATCH_DIMENSIONS": "Realism"}, "ALPHAWATCH_DIMENSIONS: 'Realism': dimension 'Realism'"),
+    ({"ALPHAWATCH_LEVELS": '{"motion_quality": "x"}'},
+     "ALPHAWATCH_LEVELS: motion_quality 'x': Input should be"),
+    ({"ALPHAWATCH_AGENTS": "ingest,sink"}, "ALPHAWATCH_AGENTS: item 1 'sink': Input should be 'ingest'"),
+    ({"ALPHAWATCH_LEVELS": "{bad"}, "ALPHAWATCH_LEVELS: not valid JSON"),
+    ({"ALPHAWATCH_WINDOWS": "[1h"}, "ALPHAWATCH_WINDOWS: '[1h': not a JSON list"),
+    ({"ALPHAWATCH_SCORE_MAX": "0"}, "ALPHAWATCH_SCORE_MAX must be greater than ALPHAWATCH_SCORE_MIN"),
+])
+def test_load_gives_one_line_naming_the_variable(monkeypatch: pytest.MonkeyPatch, env: dict[str, str],
+                                                 message: str) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError) as caught:
+        Settings.load()
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value)
+
+
+def test_lists_read_comma_separated_or_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALPHAWATCH_DIMENSIONS", "realism, motion")
+    monkeypatch.setenv("ALPHAWATCH_WINDOWS", "1h")
+    monkeypatch.setenv("ALPHAWATCH_AGENTS", '["ingest", "units"]')
+    s = Settings.load()
+    assert s.dimensions == ["realism", "motion"] and s.window_seconds == [3600]
+    assert s.agents == ["ingest", "units"]
+
+
+def test_a_topic_with_other_partitions_stops_startup() -> None:
+    s = Settings(partitions=4, topic_prefix="t.")
+    check_partitions(s, {"t.annotations": 4, "t.valid": 4})
+    with pytest.raises(ConfigError, match=r"ALPHAWATCH_PARTITIONS=4 but topic 't.annotations' has 2"):
+        check_partitions(s, {"t.annotations": 2})
+
+
+@pytest.mark.parametrize(("env", "needle"), [
+    ({"ALPHAWATCH_WEBHOOKS": '["http://hooks.example/T0/secret-path"]', "ALPHAWATCH_WEBHOOK_SECRET": "k"},
+     "items [0] are not https:// URLs"),
+    ({"ALPHAWATCH_WEBHOOKS": '["https://hooks.example/T0/secret-path"]'}, "needs ALPHAWATCH_WEBHOOK_SECRET"),
+])
+def test_webhooks_need_https_and_a_secret_and_are_never_echoed(monkeypatch: pytest.MonkeyPatch,
+                                                                env: dict[str, str], needle: str) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError) as caught:
+        Settings.load()
+    assert needle in str(caught.value) and "secret-path" not in str(caught.value)
+    monkeypatch.setenv("ALPHAWATCH_WEBHOOK_ALLOW_HTTP", "true")
+    monkeypatch.setenv("ALPHAWATCH_WEBHOOK_SECRET", "k")
+    assert Settings.load().webhooks == [env["ALPHAWATCH_WEBHOOKS"][2:-2]]

@@ -187,3 +187,17 @@ def test_attribution_ranks_the_annotator_who_disagrees() -> None:
     # every disagreeing pair involves the careless one: half of all pair-ends are theirs
     assert ranked[0]["share_of_disagreement"] == pytest.approx(0.5) and ranked[0]["pairs"] == 30
     assert [r["share_of_disagreement"] for r in ranked[1:]] == pytest.approx([0.25, 0.25])
+
+
+def test_a_replayed_closure_counts_its_late_answers_once() -> None:
+    merger = _merger()
+    label = "q|all"
+    first = {**_closed(0, []), "late": {label: 2}}
+    merger.on_closed(first)
+    merger.on_closed(first)  # the merge stage restarted before committing it
+    assert merger.store[f"l|{label}|{HOUR}"] == 2
+    merger.on_closed({**first, "late": {label: 1}})  # a units restart re-announced with new counts
+    assert merger.store[f"l|{label}|{HOUR}"] == 3
+    merger.on_closed({**first, "through": 2 * HOUR, "late": {label: 4}})
+    merger.on_closed({**first, "late": {label: 1}})  # older than the stored progress: a replay
+    assert merger.store[f"l|{label}|{HOUR}"] == 7

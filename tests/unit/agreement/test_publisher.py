@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from schemas.outputs import AgreementRecord
 from stream.agreement import publisher as merge
 from stream.agreement.publisher import Publisher
 from stream.metrics import Metrics
@@ -45,3 +47,21 @@ def test_held_and_new_changes_go_out_together_once(clock: list[float]) -> None:
     clock[0] += 0.2
     assert p.select([KEY]) == [KEY, OTHER]
     assert p.select([]) == []
+
+
+def _record(start: int, final: bool) -> AgreementRecord:
+    stamp = datetime.fromtimestamp(start, tz=UTC)
+    return AgreementRecord(dimension="motion_quality", slice="all", window_size_s=3600, window_start=stamp,
+                           window_end=stamp + timedelta(hours=1), level="ordinal", alpha=0.5, threshold=0.667,
+                           n_units=3, n_pairable_units=3, n_pairable_values=6.0, n_annotators=2, final=final,
+                           partitions_reporting=1, computed_at=stamp)
+
+
+def test_a_final_older_than_the_newest_window_is_counted_and_forgotten(clock: list[float]) -> None:
+    p = publisher()
+    older = ("motion_quality", "all", 3600, 0)
+    assert p.select([older]) == [older]
+    p.observe(_record(3600, final=False))  # the gauges now follow the newer window
+    p.observe(_record(0, final=True))
+    assert p.metrics.windows_final.labels("3600s")._value.get() == 1
+    assert older not in p.last_sent

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import orjson
 import pytest
 
@@ -91,3 +93,23 @@ def test_each_reason(raw: bytes | None, reason: str) -> None:
     result = validate(raw)
     assert isinstance(result, Invalid), result
     assert result.reason == reason and result.detail
+
+
+NOW = 1_795_000_000.0  # the injected clock (November 2026)
+
+
+@pytest.mark.parametrize(("raw", "ok"), [
+    (_with(submitted_at="2099-01-01T00:00:00Z"), False),
+    (b'{"schema_version": 1, "kind": "watermark", "watermark": "2099-01-01T00:00:00Z"}', False),
+    (_with(submitted_at=datetime.fromtimestamp(NOW + 301, tz=UTC).isoformat()), False),
+    (_with(submitted_at=datetime.fromtimestamp(NOW + 300, tz=UTC).isoformat()), True),
+    (_with(submitted_at="2020-01-01T00:00:00Z"), True),  # old is fine: late, not invalid
+])
+def test_times_ahead_of_the_clock_are_refused_in_the_stream(raw: bytes, ok: bool) -> None:
+    stream = Validator(DIMS, 1, 5, 4096, max_skew_s=300, clock=lambda: NOW)
+    result = stream(raw)
+    assert isinstance(result, Invalid) != ok
+    if not ok:
+        assert isinstance(result, Invalid) and result.reason == "future_timestamp"
+        assert "ALPHAWATCH_MAX_CLOCK_SKEW" in result.detail
+    assert not isinstance(validate(raw), Invalid)  # the offline tool has no clock

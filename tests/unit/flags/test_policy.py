@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from stream.flags.notifier import body_of, signature, slack_text
+from stream.flags.notifier import body_of, signature, slack_text, verify
 from stream.flags.policy import (
     Policy,
     confused_values,
@@ -99,4 +99,8 @@ def test_confused_values_and_message() -> None:
             "top_annotators": [{"annotator_id": "ann-7", "mean_disagreement": 2.5}]}
     assert "ann-7" in slack_text(flag) and "motion_quality" in slack_text(flag)
     body = body_of(flag)
-    assert signature("s3cret", body) == signature("s3cret", body) != signature("other", body)
+    header = signature("s3cret", body, 1000)
+    assert header == signature("s3cret", body, 1000) != signature("other", body, 1000)
+    assert header.startswith("t=1000,v1=") and signature("s3cret", body, 1001) != header
+    assert verify("s3cret", header, body, now=1200) and not verify("s3cret", header, body, now=1400)
+    assert not verify("s3cret", header, body + b" ", now=1000) and not verify("s3cret", "v1=x", body, 1000)

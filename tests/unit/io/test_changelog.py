@@ -33,6 +33,9 @@ async def test_flush_returns_only_when_the_buffer_is_empty() -> None:
         async def flush(self) -> None:
             raise AssertionError("replaced")
 
+        async def _send_pending(self, fut: object) -> None:
+            pass
+
     guard = ChangelogGuard(stop)
     state = guard.on_send_initiated(None, "app-units-changelog", None, 1, 1)
     drain_before_commit(guard, Buffer)  # type: ignore[arg-type]
@@ -41,6 +44,38 @@ async def test_flush_returns_only_when_the_buffer_is_empty() -> None:
     await asyncio.sleep(0.05)
     assert buffer.size == 0 and buffer.calls == 5 and not flushing.done()  # a record still in flight
     guard.on_send_completed(None, state, None)
+    await asyncio.wait_for(flushing, 1)
+
+
+async def test_a_record_taken_off_the_buffer_holds_the_flush_until_the_producer_has_it() -> None:
+    """Faust's buffer task takes a record off its queue, then awaits the producer before the send
+    is initiated: the buffer is empty and nothing is in flight, yet the record is not sent."""
+    guard = ChangelogGuard(stop)
+    producer_ready = asyncio.Event()
+    states: list[object] = []
+
+    class Buffer:
+        size = 0
+
+        async def flush_atmost(self, n: int | None) -> int:
+            return 0
+
+        async def _send_pending(self, fut: object) -> None:
+            await producer_ready.wait()
+            states.append(guard.on_send_initiated(None, "app-units-changelog", None, 1, 1))
+
+    drain_before_commit(guard, Buffer)  # type: ignore[arg-type]
+    buffer = Buffer()
+    sending = asyncio.ensure_future(buffer._send_pending(object()))
+    await asyncio.sleep(0)
+    flushing = asyncio.ensure_future(buffer.flush())  # type: ignore[attr-defined]
+    await asyncio.sleep(0.05)
+    assert not flushing.done()  # taken off the queue: not yet the producer's
+    producer_ready.set()
+    await sending
+    await asyncio.sleep(0.05)
+    assert not flushing.done()  # in flight
+    guard.on_send_completed(None, states[0], None)
     await asyncio.wait_for(flushing, 1)
 
 

@@ -29,8 +29,17 @@ def _compose() -> dict[str, Any]:
 
 
 def _interpolate(value: object) -> str:
-    """Compose's ${VAR:-default} with nothing set in the environment."""
-    return re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(value))
+    """Compose's ${VAR:-default} with nothing set in the environment, and ${VAR:?message} (no
+    default: compose refuses to start without it) with a value a deployer would set."""
+    text = re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(value))
+    return re.sub(r"\$\{\w+:\?[^}]*\}", "set-by-the-deployer", text)
+
+
+def test_compose_has_no_default_secrets() -> None:
+    text = (DEPLOY / "docker-compose.yml").read_text()
+    assert "change-me" not in text
+    for name in ("PASSWORD", "TOKEN", "SALT"):
+        assert not re.search(rf"\$\{{\w*{name}:-", text), f"a default for a {name}"
 
 
 def _workers() -> dict[str, dict[str, str]]:
@@ -118,8 +127,10 @@ def test_dockerfile_matches_settings_and_exposes_the_web_port() -> None:
     text = (DEPLOY / "Dockerfile").read_text()
     assert f"EXPOSE {env['ALPHAWATCH_WEB_PORT']}" in text
     assert f"127.0.0.1:{env['ALPHAWATCH_WEB_PORT']}/healthz" in text
-    assert Settings(**{k.removeprefix("ALPHAWATCH_").lower(): v for k, v in env.items()
-                       if k.startswith("ALPHAWATCH_")}).store_url == "rocksdb://"
+    values = {k.removeprefix("ALPHAWATCH_").lower(): v for k, v in env.items() if k.startswith("ALPHAWATCH_")}
+    with pytest.raises(ValueError, match="ALPHAWATCH_WEB_TOKEN"):  # the image listens on 0.0.0.0
+        Settings(**values)
+    assert Settings(**values, web_token="from-a-secret").store_url == "rocksdb://"
 
 
 def test_k8s_ports_probes_and_names_agree() -> None:
@@ -142,3 +153,14 @@ def test_k8s_ports_probes_and_names_agree() -> None:
     assert "alphawatch-config" in generated
     for resource in kustomization["resources"]:
         assert (DEPLOY / "k8s" / resource).exists(), resource
+
+
+def test_k8s_network_policy_covers_the_workers_web_port() -> None:
+    kustomization = _load(DEPLOY / "k8s" / "kustomization.yaml")
+    assert "networkpolicy.yaml" in kustomization["resources"]
+    policy = _load(DEPLOY / "k8s" / "networkpolicy.yaml")
+    pod = _statefulset()["spec"]["template"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["ports"] == [{"port": "web", "protocol": "TCP"}]
+    assert pod["spec"]["containers"][0]["ports"][0]["name"] == "web"

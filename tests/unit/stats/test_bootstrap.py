@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.stats import ks_2samp
 
 from stream.stats import (
     LEVELS,
@@ -15,6 +16,7 @@ from stream.stats import (
     bootstrap_alpha,
     bootstrap_replicates,
 )
+from stream.stats.distance import distance_matrix
 
 SCALE = np.arange(1.0, 6.0)
 
@@ -148,3 +150,25 @@ def test_independent_of_unit_count_given_matrix() -> None:
     assert one.ci_low is not None and one.ci_high is not None
     assert two.ci_low is not None and two.ci_high is not None
     assert two.ci_high - two.ci_low < one.ci_high - one.ci_low
+
+
+@pytest.mark.parametrize("level", ["nominal", "ordinal", "interval"])
+def test_merged_distance_cells_draw_the_same_distribution_as_every_cell(level: Level) -> None:
+    """Cells of equal distance are merged before the multinomial draw: the replicates must follow
+    the same distribution as KALPHA's draw over every upper-triangle cell (two-sample KS test)."""
+    window = noisy_window(400, seed=5)
+    n_pairs = float(window.n_pairable_units)
+    merged, _ = bootstrap_replicates(window.o, SCALE, level, n_pairs, n_boot=4000,
+                                     rng=np.random.default_rng(11))
+    o = window.o
+    marginals = o.sum(axis=1)
+    d = distance_matrix(level, SCALE, marginals)
+    rows, cols = np.triu_indices(len(SCALE))
+    weights = np.where(rows == cols, o[rows, cols], 2.0 * o[rows, cols])
+    draws = np.random.default_rng(12).multinomial(round(n_pairs), weights / weights.sum(), size=4000)
+    point = window.get(SCALE, level)
+    assert point.alpha is not None and point.expected_disagreement is not None
+    cellwise = 1.0 - (draws @ d[rows, cols]) / (round(n_pairs) * point.expected_disagreement)
+    assert merged is not None
+    assert np.mean(merged) == pytest.approx(np.mean(cellwise), abs=3 * np.std(cellwise) / np.sqrt(1000))
+    assert ks_2samp(merged, cellwise).pvalue > 0.01

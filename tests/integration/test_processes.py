@@ -1,0 +1,76 @@
+"""Processes end when they should: children die with a killed parent, a worker's stop is bounded."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from stream.ops.bounded import EXIT_STOP_TIMEOUT
+from stream.ops.embedded import start_tansu
+from stream.ops.procs import die_with_parent
+from tests.integration.helpers import Worker, wait_until, worker_env
+
+pytestmark = pytest.mark.integration
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie has exited; its parent (init, after the reparenting) reaps it
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+def test_children_die_when_their_parent_is_killed(tmp_path: Path) -> None:
+    """A SIGKILLed test runner, bench or demo leaves no broker, Redis or worker behind."""
+    script = textwrap.dedent("""
+        import subprocess, sys, time
+        from stream.ops.procs import die_with_parent
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"],
+                                 preexec_fn=die_with_parent)
+        print(child.pid, flush=True)
+        time.sleep(300)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                              preexec_fn=die_with_parent)
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        assert _alive(child)
+        parent.kill()
+        parent.wait()
+        wait_until(lambda: not _alive(child), 10, "the child to die with its parent")
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+def test_a_worker_whose_broker_is_gone_stops_within_the_timeout(redis_url: str, tmp_path: Path) -> None:
+    kafka = start_tansu()
+    try:
+        env = worker_env(kafka.url, redis_url, tmp_path, ALPHAWATCH_SHUTDOWN_TIMEOUT_S="5")
+        worker = Worker(env, tmp_path / "worker.log").start()
+        try:
+            wait_until(worker.ready, 120, "worker to join its group")
+        except BaseException:
+            worker.kill()
+            raise
+    finally:
+        kafka.stop()  # the broker goes away under the running worker
+    assert worker.proc is not None
+    started = time.monotonic()
+    worker.proc.send_signal(signal.SIGTERM)
+    try:
+        code = worker.proc.wait(timeout=30)
+    finally:
+        worker.kill()
+    assert time.monotonic() - started < 20
+    assert code in (0, EXIT_STOP_TIMEOUT), worker.log.read_text()[-2000:]

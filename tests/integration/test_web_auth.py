@@ -1,0 +1,48 @@
+"""The worker's web endpoints on a real worker: a bearer token for all but health, readiness and metrics."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.integration.helpers import Worker, wait_until, worker_env
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "s3cret-token"
+PROTECTED = ["/agreement", "/agreement/motion_quality", "/annotators", "/annotators?state=qualified",
+             "/annotators/ann-1", "/rankings/t2v", "/"]
+OPEN = ["/healthz", "/ready", "/metrics"]
+FAUST_VIEWS = ["/router", "/table", "/graph", "/stats"]
+
+
+def _status(port: int, path: str, token: str | None = None) -> int:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def test_every_endpoint_but_health_needs_the_token(kafka_url: str, redis_url: str, tmp_path: Path) -> None:
+    env = worker_env(kafka_url, redis_url, tmp_path, ALPHAWATCH_WEB_TOKEN=TOKEN,
+                     ALPHAWATCH_WEB_HOST="0.0.0.0")
+    worker = Worker(env, tmp_path / "worker.log").start()
+    try:
+        wait_until(worker.ready, 120, "worker to join its group")
+        port = worker.port
+        assert {p: _status(port, p) for p in PROTECTED} == dict.fromkeys(PROTECTED, 401)
+        assert {p: _status(port, p, "wrong") for p in PROTECTED} == dict.fromkeys(PROTECTED, 401)
+        with_token = {p: _status(port, p, TOKEN) for p in PROTECTED}
+        assert all(code != 401 for code in with_token.values()), with_token
+        assert with_token["/agreement"] == 200 and with_token["/annotators"] == 200
+        assert {p: _status(port, p) for p in OPEN} == dict.fromkeys(OPEN, 200)
+        # Faust's own views (cluster layout, raw tables) are not served, token or not
+        assert all(_status(port, p, TOKEN) == 404 for p in FAUST_VIEWS)
+    finally:
+        worker.stop()
