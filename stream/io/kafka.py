@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 
 from stream.io.security import aiokafka_auth
 from stream.settings import Settings
@@ -73,10 +74,7 @@ async def load_and_tail(settings: Settings, topic: str, apply: Callable[[bytes |
     """Read every partition of `topic` from its beginning and go on tailing it; `ready` is set (and
     `on_ready` called) once everything present at the start was read, so nothing is judged
     against a half-loaded view."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(settings.broker_url), group_id=None,
-                                enable_auto_commit=False, fetch_max_wait_ms=settings.fetch_max_wait_ms,
-                                **aiokafka_auth(settings))
-    await start(consumer)
+    consumer = await _tail_consumer(settings, topic)
     try:
         tps = await _partitions(consumer, topic)
         consumer.assign(tps)
@@ -94,6 +92,23 @@ async def load_and_tail(settings: Settings, topic: str, apply: Callable[[bytes |
                     on_ready()
     finally:
         await consumer.stop()
+
+
+async def _tail_consumer(settings: Settings, topic: str) -> AIOKafkaConsumer:
+    """A started consumer for a tail; a broker that does not answer is tried again with backoff
+    (a tail task that raised would crash the whole worker, also on a blip during its start)."""
+    delay = 0.5
+    while True:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(settings.broker_url), group_id=None,
+                                    enable_auto_commit=False, fetch_max_wait_ms=settings.fetch_max_wait_ms,
+                                    **aiokafka_auth(settings))
+        try:
+            await start(consumer)
+            return consumer
+        except KafkaError as exc:
+            log.warning("tail of %s not started, trying again in %.1f s: %r", topic, delay, exc)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 30.0)
 
 
 async def _partitions(consumer: AIOKafkaConsumer, name: str) -> list[TopicPartition]:

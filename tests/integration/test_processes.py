@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -11,11 +13,14 @@ import time
 from pathlib import Path
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from stream.io.kafka import bootstrap_servers, load_and_tail
 from stream.ops.bounded import EXIT_STOP_TIMEOUT
-from stream.ops.embedded import start_tansu
+from stream.ops.embedded import free_port, start_tansu
 from stream.ops.procs import die_with_parent
-from tests.integration.helpers import Worker, wait_until, worker_env
+from stream.settings import Settings
+from tests.integration.helpers import Worker, unique, wait_until, worker_env
 
 pytestmark = pytest.mark.integration
 
@@ -74,3 +79,32 @@ def test_a_worker_whose_broker_is_gone_stops_within_the_timeout(redis_url: str, 
         worker.kill()
     assert time.monotonic() - started < 20
     assert code in (0, EXIT_STOP_TIMEOUT), worker.log.read_text()[-2000:]
+
+
+async def test_a_tail_whose_broker_does_not_answer_keeps_trying_and_then_loads(tmp_path: Path) -> None:
+    """A tail started while the broker is away waits for it instead of crashing the worker (seen:
+    the gold key's tail raised "Unable to bootstrap" and took the worker down with exit code 1)."""
+    port = free_port()
+    settings = Settings(broker_url=f"kafka://127.0.0.1:{port}", app_id=unique("aw"))
+    ready = asyncio.Event()
+    task = asyncio.create_task(load_and_tail(settings, settings.topic("gold-items"),
+                                             lambda k, v: None, ready))
+    try:
+        with pytest.raises(TimeoutError):  # several failed starts within the deadline, no raise
+            await asyncio.wait_for(asyncio.shield(task), 3)
+        assert not task.done()
+        kafka = start_tansu(port=port)
+        try:
+            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(kafka.url))
+            await admin.start()
+            try:
+                await admin.create_topics([NewTopic(settings.topic("gold-items"), 2, 1)])
+            finally:
+                await admin.close()
+            await asyncio.wait_for(ready.wait(), 60)
+        finally:
+            kafka.stop()
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
