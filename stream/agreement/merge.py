@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+import time
+from collections.abc import Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -40,6 +41,10 @@ class MergeConfig:
     margin: float = 0.05  # hysteresis: recovered means confidently above threshold + margin
     n_boot_live: int = 200
     refresh: float = 0.01
+    # and at most once a second per window: during a catch-up a window grows 1% between most
+    # snapshots, and its live bootstraps were the merge stage's main cost (at live rates the 1%
+    # takes longer than this, so nothing changes there)
+    refresh_s: float = 1.0
     draws: str = "units"  # or "pairs", Krippendorff's original KALPHA
 
 
@@ -57,11 +62,17 @@ class Merger:
     a restart loses nothing that decides a final; live partials are snapshots kept in memory, which
     the partitions re-send every snapshot interval while a window changes."""
 
-    def __init__(self, config: MergeConfig, store: MutableMapping[str, Any]):
+    def __init__(self, config: MergeConfig, store: MutableMapping[str, Any],
+                 clock: Callable[[], float] = time.monotonic):
         self.config = config
         self.store = store
+        self.clock = clock
         self.live: dict[Key, dict[str, dict[str, Any]]] = {}
-        self._boot_cache: dict[Key, tuple[float, np.ndarray]] = {}
+        # per window: (draws, replicates, clock) of its last live bootstrap
+        self._boot_cache: dict[Key, tuple[float, np.ndarray, float]] = {}
+        # windows whose last live record reused replicates only because of `refresh_s`: grown past
+        # `refresh`, so its interval is too stale to rule out a flag (Flagger.raise_check)
+        self.held: set[Key] = set()
         # per window: (replicates, threshold, (ci_low, ci_high, p_below, p_recovery)) of its last record
         self._interval_cache: dict[Key, tuple[np.ndarray, float, tuple[float, float, float, float]]] = {}
 
@@ -185,20 +196,26 @@ class Merger:
         """KALPHA bootstrap replicates of alpha (None when too few pairs or disabled).
 
         A final gets the full `n_boot`; a live record `n_boot_live`, and reuses the previous live
-        replicates until the window's pairs grew by `refresh` (1%): live records come several
-        times a second per window and the bootstrap is their main cost.
+        replicates until the window's pairs grew by `refresh` (1%) and `refresh_s` passed: live
+        records come several times a second per window and the bootstrap is their main cost.
         """
         n_boot = self.config.n_boot if final else min(self.config.n_boot, self.config.n_boot_live)
         if not n_boot:
             return None
         draws = self.draws(matrix)
         cached = self._boot_cache.get(key)
-        if not final and cached is not None and draws <= cached[0] * (1 + self.config.refresh):
-            return cached[1]
+        now = self.clock()
+        self.held.discard(key)
+        if not final and cached is not None:
+            if draws <= cached[0] * (1 + self.config.refresh):
+                return cached[1]
+            if now - cached[2] < self.config.refresh_s:
+                self.held.add(key)
+                return cached[1]
         reps, _ = bootstrap_replicates(matrix.o, scale, level, draws, n_boot=n_boot,
                                        rng=np.random.default_rng(self.config.seed))
         if not final and reps is not None:
-            self._boot_cache[key] = (draws, reps)
+            self._boot_cache[key] = (draws, reps, now)
         return reps
 
     def p_below(self, key: Key, final: bool, threshold: float, n_boot: int) -> float | None:
@@ -239,5 +256,6 @@ class Merger:
         self.live.pop(key, None)
         self._boot_cache.pop(key, None)
         self._interval_cache.pop(key, None)
+        self.held.discard(key)
         dim, name, size, _ = key
         self.store.pop(f"l|{dim}|{name}|{size}", None)

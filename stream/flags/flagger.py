@@ -47,9 +47,10 @@ class Flagger:
             return None
         if not record.final:
             self.looked[key] = look
-        if record.p_below_threshold < 0.5:
+        if record.p_below_threshold < 0.5 and key not in merger.held:
             # the record's own bootstrap (cached, 200 replicates) already rules a raise out: the
-            # look is spent without paying for the look's larger bootstrap
+            # look is spent without paying for the look's larger bootstrap (not when the window
+            # grew past its replicates, which the merge stage holds back for a second)
             return None
         n_boot = policy.look_replicates(look, self.bootstrap_samples)
         p_below = merger.p_below(key, record.final, policy.threshold, n_boot)
