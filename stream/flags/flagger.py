@@ -47,10 +47,12 @@ class Flagger:
             return None
         if not record.final:
             self.looked[key] = look
-        if record.p_below_threshold < 0.5 and key not in merger.held:
-            # the record's own bootstrap (cached, 200 replicates) already rules a raise out: the
-            # look is spent without paying for the look's larger bootstrap (not when the window
-            # grew past its replicates, which the merge stage holds back for a second)
+        p_live: float | None = record.p_below_threshold
+        if key in merger.held:  # grown past the replicates the merge stage holds for a second
+            p_live = merger.p_below(key, record.final, policy.threshold, merger.config.n_boot_live)
+        if p_live is None or p_live < 0.5:
+            # the record's own bootstrap (200 replicates) already rules a raise out: the look is
+            # spent without paying for the look's larger bootstrap
             return None
         n_boot = policy.look_replicates(look, self.bootstrap_samples)
         p_below = merger.p_below(key, record.final, policy.threshold, n_boot)
