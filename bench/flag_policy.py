@@ -27,7 +27,7 @@ from stream.agreement.aggregate import PartitionAgg, partial_item, partials_mess
 from stream.agreement.merge import Key, Merger
 from stream.campaign.simulate import Campaign, generate
 from stream.config import flag_policies, merge_config, unit_specs
-from stream.core.units import UnitState, answer_of, apply, new_state
+from stream.core.units import UnitState, answer_from, step
 from stream.core.windows import Tumbling
 from stream.flags.flagger import Flagger
 from stream.flags.store import MemoryFlagStore
@@ -60,12 +60,9 @@ class Replay:
         event = _EVENT.validate_json(orjson.dumps(raw))
         assert isinstance(event, RatingEvent | PairwiseEvent | RetractionEvent)
         key = unit_key(event)
-        state = self.units.get(key) or new_state(event, 0)
-        answer = None if isinstance(event, RetractionEvent) else answer_of(
-            event, self.settings.dimensions, self.settings.score_min)
-        submitted = event.submitted_at.timestamp()
-        outcome = apply(state, event.event_id, event.annotator_id, submitted, answer,
-                        self.n_values[state["k"]])
+        answer = answer_from(event, self.settings.dimensions, self.settings.score_min)
+        submitted = answer.submitted
+        outcome = step(self.units.get(key), answer, 0, self.n_values)
         if outcome.status == "applied":
             self.units[key] = outcome.state
             self.agg.apply(outcome.state, outcome.changes, float(self.index))

@@ -11,7 +11,7 @@ import numpy as np
 
 from schemas.events import PairwiseEvent, RatingEvent, RetractionEvent, unit_key
 from stream.core import vocabulary
-from stream.core.units import answer_of, apply, counts_for, new_state
+from stream.core.units import answer_from, counts_for, step
 from stream.core.validate import Invalid, Validator
 from stream.core.windows import Tumbling
 from stream.core.wire import UnitState
@@ -56,13 +56,8 @@ def collect(lines: Iterable[bytes], settings: Settings) -> OfflineResult:
         if not isinstance(event, RatingEvent | PairwiseEvent | RetractionEvent):
             continue  # watermarks carry no answers
         key = unit_key(event)
-        state = result.units.get(key) or new_state(event, 0)
-        if state["s"][0] is None and not isinstance(event, RetractionEvent):
-            state = {**state, "s": new_state(event, 0)["s"]}
-        answer = None if isinstance(event, RetractionEvent) else answer_of(
-            event, settings.dimensions, settings.score_min)
-        outcome = apply(state, event.event_id, event.annotator_id,
-                        event.submitted_at.timestamp(), answer, n_values[state["k"]])
+        answer = answer_from(event, settings.dimensions, settings.score_min)
+        outcome = step(result.units.get(key), answer, 0, n_values)
         result.outcomes[outcome.status] = result.outcomes.get(outcome.status, 0) + 1
         if outcome.status == "applied":
             result.units[key] = outcome.state

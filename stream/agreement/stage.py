@@ -8,9 +8,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
-from pydantic import TypeAdapter
 
-from schemas.events import AnnotationEvent, PairwiseEvent, RatingEvent, RetractionEvent
 from stream.agreement.aggregate import (
     MAX_MESSAGE_BYTES,
     PartitionAgg,
@@ -20,12 +18,10 @@ from stream.agreement.aggregate import (
     with_items,
 )
 from stream.core.ticks import tick
-from stream.core.units import answer_of, apply, new_state
+from stream.core.units import read_answer, step
 from stream.core.windows import SourceProgress, Tumbling
 from stream.core.wire import ClosureState, UnitState
 from stream.metrics import Metrics
-
-_EVENT: TypeAdapter[Any] = TypeAdapter(AnnotationEvent)
 
 
 @dataclass(frozen=True)
@@ -76,17 +72,9 @@ class UnitStage:
     def on_event(self, key: str, raw: bytes, partition: int, agg: PartitionAgg,
                  produced_at: float = 0.0) -> None:
         """Apply one valid event to its unit and to the partition's open windows."""
-        event = _EVENT.validate_json(raw)
-        assert isinstance(event, RatingEvent | PairwiseEvent | RetractionEvent)
+        answer = read_answer(orjson.loads(raw), self.config.dimensions, self.config.score_min)
         stored: UnitState | None = self.units.get(key)  # whose answers the windows hold now
-        state: UnitState = stored or new_state(event, partition)
-        if state["s"][0] is None and not isinstance(event, RetractionEvent):
-            state = {**state, "s": new_state(event, partition)["s"]}
-        answer = None if isinstance(event, RetractionEvent) else answer_of(
-            event, self.config.dimensions, self.config.score_min)
-        submitted = event.submitted_at.timestamp()
-        outcome = apply(state, event.event_id, event.annotator_id, submitted, answer,
-                        self.n_values[state["k"]])
+        outcome = step(stored, answer, partition, self.n_values)
         outcome_name = outcome.status
         if outcome.status == "applied":
             self.units[key] = outcome.state
@@ -96,8 +84,8 @@ class UnitStage:
                 agg.flush()
                 if agg.apply(outcome.state, outcome.changes, produced_at):
                     outcome_name = "late"
-            self.metrics.latency.observe(max(0.0, time.time() - submitted))
-        self.metrics.units.labels(event.kind, outcome_name).inc()
+            self.metrics.latency.observe(max(0.0, time.time() - answer.submitted))
+        self.metrics.units.labels(answer.event_kind, outcome_name).inc()
 
     def tick(self, raw: bytes, partition: int) -> float:
         """Record an input partition's progress; returns this partition's watermark."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from schemas.events import PairwiseEvent, RatingEvent, RetractionEvent
@@ -31,27 +33,56 @@ class Outcome:
     changes: tuple[Change, ...]
 
 
-def answer_of(event: RatingEvent | PairwiseEvent, dimensions: list[str], low: int) -> list[int | None]:
-    """The event's answers as value indices (score - low, or A/B/tie codes), in dimension order."""
-    if isinstance(event, RatingEvent):
-        return answer_codes("c", event.scores, dimensions, low)
-    return answer_codes("p", event.preferences, dimensions, low)
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a unit takes of one valid event. The stream reads it from the JSON that ingest
+    validated (a second pydantic parse was a tenth of the unit stage's time); the offline tool
+    from the validated model, through the same function, so the two cannot drift apart."""
+
+    event_kind: str  # rating, pairwise or retraction
+    unit_kind: Kind
+    event_id: str
+    annotator: str
+    submitted: float
+    slices: list[str | None]  # [source category, modality] of the rated clip (clip A of a pair)
+    codes: list[int | None] | None  # value indices in dimension order; None for a retraction
 
 
-def new_state(event: RatingEvent | PairwiseEvent | RetractionEvent, partition: int) -> UnitState:
-    kind: Kind = "p" if isinstance(event, PairwiseEvent) else "c"
-    if isinstance(event, RetractionEvent):
-        kind = "p" if event.unit_kind == "pairwise" else "c"
-    return {"k": kind, "p": partition, "t": event.submitted_at.timestamp(), "s": _slices(event), "a": {}}
-
-
-def _slices(event: RatingEvent | PairwiseEvent | RetractionEvent) -> list[str | None]:
-    if isinstance(event, RatingEvent):
-        return [event.clip.source_category, event.clip.modality]
-    if isinstance(event, PairwiseEvent):
+def read_answer(data: Mapping[str, Any], dimensions: list[str], low: int) -> Answer:
+    """The answer of a decoded event that passed validation (timestamps parse as the schema does)."""
+    kind = data["kind"]
+    clip: Mapping[str, Any] | None = None
+    codes: list[int | None] | None = None
+    if kind == "rating":
+        unit: Kind = "c"
+        clip, codes = data["clip"], answer_codes("c", data["scores"], dimensions, low)
+    elif kind == "pairwise":
         # a pair compares two configurations on one prompt; clip A's metadata names the slice
-        return [event.clip_a.source_category, event.clip_a.modality]
-    return [None, None]
+        unit, clip, codes = "p", data["clip_a"], answer_codes("p", data["preferences"], dimensions, low)
+    else:
+        unit = "p" if data["unit_kind"] == "pairwise" else "c"
+    slices = [clip["source_category"], clip["modality"]] if clip is not None else [None, None]
+    return Answer(kind, unit, data["event_id"], data["annotator_id"],
+                  datetime.fromisoformat(data["submitted_at"]).timestamp(), slices, codes)
+
+
+def answer_from(event: RatingEvent | PairwiseEvent | RetractionEvent, dimensions: list[str],
+                low: int) -> Answer:
+    """The answer of a validated event model."""
+    return read_answer(event.model_dump(mode="json"), dimensions, low)
+
+
+def new_state(answer: Answer, partition: int) -> UnitState:
+    return {"k": answer.unit_kind, "p": partition, "t": answer.submitted, "s": answer.slices, "a": {}}
+
+
+def step(stored: UnitState | None, answer: Answer, partition: int, n_values: Mapping[str, int]) -> Outcome:
+    """Apply one answer to its unit's stored state (None: the unit's first event)."""
+    state = stored or new_state(answer, partition)
+    if state["s"][0] is None and answer.codes is not None:
+        state = {**state, "s": answer.slices}  # a retraction seen first knew no clip
+    return apply(state, answer.event_id, answer.annotator, answer.submitted, answer.codes,
+                 n_values[state["k"]])
 
 
 def apply(
