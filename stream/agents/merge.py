@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import faust
@@ -20,6 +19,7 @@ from stream.flags.policy import flag_key
 from stream.flags.store import FlagStore
 from stream.io.outbox import Outbox, guarded
 from stream.io.rediskeys import RedisKeys
+from stream.io.retry import Breaker
 from stream.io.security import redis_client
 from stream.io.tables import WriteBehind
 
@@ -41,7 +41,9 @@ def register(app: faust.App, ctx: Context) -> None:
         ctx.metrics.threshold.labels(dimension).set(threshold)
 
     resumed: list[bool] = [False]  # pending flags of a previous owner resent after each takeover
-    retry_at: list[float] = [0.0]  # Redis failed: not asked again before (a timeout per batch)
+    # Redis failed: flag checks skipped for a while instead of each waiting out the timeout, so
+    # agreement records flow at full speed through an outage
+    redis_gate = Breaker(max(5.0, settings.redis_timeout_s))
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def hand_over(sender: Any, revoked: Any, **_: Any) -> None:
@@ -57,7 +59,7 @@ def register(app: faust.App, ctx: Context) -> None:
         merger = Merger(config, store_view)
         async for batch in ctx.batches(stream, "merge"):
             async with guarded(ctx.fatal, "merge", ctx.work):
-                due = not resumed[0] and time.monotonic() >= retry_at[0]
+                due = not resumed[0] and not redis_gate.tripped
                 flags = await resend_pending(outbox) if due else []
                 finals: list[Any] = []
                 for event in batch:
@@ -89,13 +91,16 @@ def register(app: faust.App, ctx: Context) -> None:
         return flags
 
     async def check(record: Any, key: Any, merger: Merger) -> Flag | None:
-        try:
-            flag = await flagger.evaluate(record, key, merger)
-        except RedisError as exc:
-            # no flag without the dedup store; records keep flowing, the metric alerts
+        flag = None
+        if redis_gate.tripped:  # no flag without the dedup store; records flow, the metric alerts
             ctx.metrics.flag_errors.inc()
-            log.warning("flag check skipped, Redis unavailable: %r", exc)
-            flag = None
+        else:
+            try:
+                flag = await flagger.evaluate(record, key, merger)
+            except RedisError as exc:
+                redis_gate.trip()
+                ctx.metrics.flag_errors.inc()
+                log.warning("flag checks skipped for %.0f s, Redis unavailable: %r", redis_gate.pause_s, exc)
         flagger.show(flag_key(record.model_dump(include={"dimension", "slice", "window_size_s"})))
         return flag
 
@@ -106,7 +111,7 @@ def register(app: faust.App, ctx: Context) -> None:
             pending = await store.pending()
         except RedisError as exc:
             log.warning("pending flags not checked, Redis unavailable: %r", exc)
-            retry_at[0] = time.monotonic() + 5.0
+            redis_gate.trip()
             return []
         resumed[0] = True
         ids = []
@@ -117,7 +122,10 @@ def register(app: faust.App, ctx: Context) -> None:
         return ids
 
     async def confirm(flag_ids: list[str]) -> None:
+        if not flag_ids or redis_gate.tripped:  # they stay pending: sent again after a takeover
+            return
         try:
             await store.delivered(flag_ids)
-        except RedisError as exc:  # they stay pending and are sent again after the next takeover
+        except RedisError as exc:
+            redis_gate.trip()
             log.warning("flag delivery not confirmed in Redis: %r", exc)

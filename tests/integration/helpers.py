@@ -66,3 +66,12 @@ def worker_env(kafka_url: str, redis_url: str, tmp: Path, **extra: str) -> dict[
 def read_topic(broker: str, topic: str, timeout: float = 30.0) -> list[Any]:
     """Every message currently in `topic` (gives up with what it read after `timeout`)."""
     return asyncio.run(read_to_end(broker, topic, timeout_s=timeout))
+
+
+def pid_alive(pid: int) -> bool:
+    """The process runs (a zombie has exited; its parent, init after a reparenting, reaps it)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -20,18 +19,9 @@ from stream.ops.bounded import EXIT_STOP_TIMEOUT
 from stream.ops.embedded import free_port, start_tansu
 from stream.ops.procs import die_with_parent
 from stream.settings import Settings
-from tests.integration.helpers import Worker, unique, wait_until, worker_env
+from tests.integration.helpers import Worker, pid_alive, unique, wait_until, worker_env
 
 pytestmark = pytest.mark.integration
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie has exited; its parent (init, after the reparenting) reaps it
-    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
 
 
 def test_children_die_when_their_parent_is_killed(tmp_path: Path) -> None:
@@ -49,10 +39,10 @@ def test_children_die_when_their_parent_is_killed(tmp_path: Path) -> None:
     try:
         assert parent.stdout is not None
         child = int(parent.stdout.readline())
-        assert _alive(child)
+        assert pid_alive(child)
         parent.kill()
         parent.wait()
-        wait_until(lambda: not _alive(child), 10, "the child to die with its parent")
+        wait_until(lambda: not pid_alive(child), 10, "the child to die with its parent")
     finally:
         parent.kill()
         parent.wait()
