@@ -15,6 +15,7 @@ from stream.agreement.publisher import Publisher, record_key
 from stream.config import flag_policies, merge_config
 from stream.context import Context
 from stream.flags.flagger import Flagger
+from stream.flags.pending import Redelivery
 from stream.flags.policy import flag_key
 from stream.flags.store import FlagStore
 from stream.io.outbox import Outbox, guarded
@@ -40,17 +41,17 @@ def register(app: faust.App, ctx: Context) -> None:
     for dimension, threshold in config.thresholds.items():
         ctx.metrics.threshold.labels(dimension).set(threshold)
 
-    resumed: list[bool] = [False]  # pending flags of a previous owner resent after each takeover
     # Redis failed: flag checks skipped for a while instead of each waiting out the timeout, so
     # agreement records flow at full speed through an outage
     redis_gate = Breaker(max(5.0, settings.redis_timeout_s))
+    redelivery = Redelivery(store, flagger, redis_gate)
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def hand_over(sender: Any, revoked: Any, **_: Any) -> None:
         if any(tp.topic == ctx.topics.partials.get_topic_name() for tp in revoked):
             flagger.release()
             publisher.pending.clear()
-            resumed[0] = False
+            redelivery.handed_over()
 
     @app.agent(ctx.topics.partials, name="merge")
     async def merge_agent(stream: Any) -> None:
@@ -59,8 +60,7 @@ def register(app: faust.App, ctx: Context) -> None:
         merger = Merger(config, store_view)
         async for batch in ctx.batches(stream, "merge"):
             async with guarded(ctx.fatal, "merge", ctx.work):
-                due = not resumed[0] and not redis_gate.tripped
-                flags = await resend_pending(outbox) if due else []
+                flags = [await send_flag(outbox, flag) for flag in await redelivery.due()]
                 finals: list[Any] = []
                 for event in batch:
                     store_view.at(event)
@@ -70,7 +70,7 @@ def register(app: faust.App, ctx: Context) -> None:
                 for key in finals:
                     merger.finish(key)
                 store_view.flush()
-                await confirm(flags)
+                await redelivery.confirm(flags)
 
     async def on_message(merger: Merger, msg: dict[str, Any], outbox: Outbox, finals: list[Any]) -> list[str]:
         changed = merger.on_partials(msg) if msg["t"] == "partials" else []
@@ -84,11 +84,14 @@ def register(app: faust.App, ctx: Context) -> None:
             await outbox.send(agreement, key=record_key(record), value=record.model_dump_json().encode())
             flag = await check(record, key, merger)
             if flag is not None:
-                await outbox.send(qa_flags, key=flag.flag_id.encode(), value=flag.model_dump_json().encode())
-                flags.append(flag.flag_id)
+                flags.append(await send_flag(outbox, flag))
             if record.final:
                 finals.append(key)
         return flags
+
+    async def send_flag(outbox: Outbox, flag: Flag) -> str:
+        await outbox.send(qa_flags, key=flag.flag_id.encode(), value=flag.model_dump_json().encode())
+        return flag.flag_id
 
     async def check(record: Any, key: Any, merger: Merger) -> Flag | None:
         flag = None
@@ -98,34 +101,7 @@ def register(app: faust.App, ctx: Context) -> None:
             try:
                 flag = await flagger.evaluate(record, key, merger)
             except RedisError as exc:
-                redis_gate.trip()
                 ctx.metrics.flag_errors.inc()
-                log.warning("flag checks skipped for %.0f s, Redis unavailable: %r", redis_gate.pause_s, exc)
+                redelivery.failed(exc, f"flag checks skipped for {redis_gate.pause_s:.0f} s")
         flagger.show(flag_key(record.model_dump(include={"dimension", "slice", "window_size_s"})))
         return flag
-
-    async def resend_pending(outbox: Outbox) -> list[str]:
-        """Flags a previous owner changed in Redis but never saw acknowledged: sent again, with the
-        same flag id, so a QA lead may see one twice but never miss one."""
-        try:
-            pending = await store.pending()
-        except RedisError as exc:
-            log.warning("pending flags not checked, Redis unavailable: %r", exc)
-            redis_gate.trip()
-            return []
-        resumed[0] = True
-        ids = []
-        for raw in pending:
-            flag = Flag.model_validate_json(raw)
-            await outbox.send(qa_flags, key=flag.flag_id.encode(), value=raw.encode())
-            ids.append(flag.flag_id)
-        return ids
-
-    async def confirm(flag_ids: list[str]) -> None:
-        if not flag_ids or redis_gate.tripped:  # they stay pending: sent again after a takeover
-            return
-        try:
-            await store.delivered(flag_ids)
-        except RedisError as exc:
-            redis_gate.trip()
-            log.warning("flag delivery not confirmed in Redis: %r", exc)

@@ -31,6 +31,11 @@ class Flagger:
         for kind in ("agreement_low", "agreement_recovered"):  # at 0, so the first flag is an increase
             self.metrics.flags.labels(kind, dimension, slice_, f"{size}s")
 
+    def forget(self) -> None:
+        """Redis failed mid-change: the copy of open flags may be wrong (a timed-out open can still
+        run), so it is read again from Redis before the next decision."""
+        self.open = None
+
     def release(self) -> None:
         """The merge stage moved away: the next owner reloads from Redis and reports the gauge."""
         self.open = None
