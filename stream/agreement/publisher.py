@@ -17,6 +17,7 @@ class Publisher:
         self.interval_s = interval_s
         self.metrics = metrics
         self.last_sent: dict[Key, float] = {}
+        self._kept = 64  # entries after the last pruning
         self.pending: set[Key] = set()
         self.newest: dict[tuple[str, str, str], int] = {}
 
@@ -33,7 +34,16 @@ class Publisher:
         for key in ready:
             self.last_sent[key] = now
             self.pending.discard(key)
+        if len(self.last_sent) > 2 * self._kept:
+            self._forget_older(now - interval)
         return ready
+
+    def _forget_older(self, before: float) -> None:
+        """A send older than the interval holds nothing back, so its entry can go: without this,
+        windows whose final never reaches this worker (its partitions moved) would stay forever.
+        Amortised: run when the map doubled since the last time."""
+        self.last_sent = {k: t for k, t in self.last_sent.items() if t > before}
+        self._kept = max(len(self.last_sent), 64)
 
     def observe(self, record: AgreementRecord) -> None:
         m, start = self.metrics, int(record.window_start.timestamp())

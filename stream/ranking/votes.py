@@ -102,10 +102,13 @@ class VoteBook:
                 side[2 * d] += pref == event["shown_left"]
                 side[2 * d + 1] += 1
         pid = prompt_id(a["prompt"])
-        self.compared.add(pair_key(modality, pid, lo, hi))
         known = self.prompts.setdefault(modality, {})
         if len(known) < MAX_PROMPTS:
             known.setdefault(pid, a["prompt"])
+        # pairing draws only from remembered prompts, so only their comparisons need remembering:
+        # this keeps `compared` within MAX_PROMPTS x model pairs however many prompts stream by
+        if pid in known:
+            self.compared.add(pair_key(modality, pid, lo, hi))
 
     def counts(self, annotator: str, modality: str, dimension: str, lo: str, hi: str) -> list[int]:
         """[lower id's wins, higher id's wins, ties] of one annotator on one pair and dimension."""

@@ -65,3 +65,15 @@ def test_a_final_older_than_the_newest_window_is_counted_and_forgotten(clock: li
     p.observe(_record(0, final=True))
     assert p.metrics.windows_final.labels("3600s")._value.get() == 1
     assert older not in p.last_sent
+
+
+def test_sends_older_than_the_interval_are_forgotten(clock: list[float]) -> None:
+    p = publisher()
+    for start in range(10_000):  # windows whose finals never reach this worker
+        p.select([("motion_quality", "all", 3600, start)])
+        clock[0] += 0.001
+    assert len(p.last_sent) <= 2 * 250 + 64  # the last interval's sends (0.25 s at 1 ms apart)
+    recent = ("motion_quality", "all", 3600, 9_999)
+    assert p.select([recent]) == []  # a send inside the interval still holds the next one back
+    clock[0] += 0.25
+    assert p.select([]) == [recent]

@@ -132,3 +132,16 @@ def test_refit_records_validate_and_order_by_strength() -> None:
     best = max(truth, key=truth.__getitem__)
     assert t2v.models[0].model_id == best and t2v.models[0].rank == 1
     assert t2v.votes == sum(s.votes for s in t2v.models) // 2
+
+
+def test_compared_pairs_are_kept_for_remembered_prompts_only(monkeypatch: Any) -> None:
+    from stream.ranking import votes
+    monkeypatch.setattr(votes, "MAX_PROMPTS", 3)
+    book = VoteBook(DIMS)
+    for k in range(50):
+        event = vote(f"x{k}", "m1", "m2", ["A", "A"], pair=f"p{k}")
+        event["clip_a"]["prompt"] = event["clip_b"]["prompt"] = f"prompt {k}"
+        assert book.add(event, k) == "counted"
+    assert len(book.prompts["t2v"]) == 3 and len(book.compared) == 3
+    assert {votes.pair_key("t2v", pid, "m1", "m2") for pid in book.prompts["t2v"]} == book.compared
+    assert sum(book.counts(f"x{k}", "t2v", "motion_quality", "m1", "m2")[0] for k in range(50)) == 50
