@@ -10,6 +10,7 @@ import orjson
 
 from stream.config import qualification_config
 from stream.context import Context
+from stream.io.outbox import Outbox, guarded
 from stream.io.rediskeys import RedisKeys
 from stream.io.security import redis_client
 from stream.qualification.annotator import Annotator
@@ -38,26 +39,33 @@ def register(app: faust.App, ctx: Context) -> None:
 
     @app.agent(topics.annotator_events, name="annotators")
     async def annotators_agent(stream: Any) -> None:
+        outbox = Outbox(ctx.fatal)
         await key.ready.wait()  # never score against a half-loaded key
         async for event in stream.events():
-            ann, transitions = stage.on_message(orjson.loads(event.value), event.message.partition,
-                                                time.time())
-            if ann is None:
-                continue
-            ann.seq += 1
-            for transition in transitions:
-                await send_status(ann, transition)
-            table[ann.id] = ann.to_state()
-            stage.dirty.add(ann.id)
-            if transitions:  # eligibility changes reach Redis now, statistics with the next flush
-                await stage.push([ann.id])
+            # a send that fails after its resends stops the worker without committing; it must
+            # not crash the agent, which Faust restarts after acking the event it was on
+            async with guarded(ctx.fatal, "annotators", ctx.work):
+                await on_event(event, outbox)
 
-    async def send_status(ann: Annotator, transition: Transition) -> None:
+    async def on_event(event: Any, outbox: Outbox) -> None:
+        ann, transitions = stage.on_message(orjson.loads(event.value), event.message.partition,
+                                            time.time())
+        if ann is None:
+            return
+        ann.seq += 1
+        for transition in transitions:
+            await send_status(ann, transition, outbox)
+        table[ann.id] = ann.to_state()
+        stage.dirty.add(ann.id)
+        if transitions:  # eligibility changes reach Redis now, statistics with the next flush
+            await stage.push([ann.id])
+
+    async def send_status(ann: Annotator, transition: Transition, outbox: Outbox) -> None:
         status = ann.status(transition, key.rows)
         # acknowledged before the table moves on: a record in the table implies one on the topic
-        sent = await topics.annotator_status.send(key=ann.id.encode(),
-                                                  value=status.model_dump_json().encode())
-        await sent
+        value = status.model_dump_json().encode()
+        await outbox.send(topics.annotator_status, key=ann.id.encode(), value=value)
+        await outbox.flush()
         ctx.metrics.annotator_transitions.labels(transition.previous or "none", transition.state).inc()
 
     @app.timer(settings.annotator_flush_s)

@@ -16,7 +16,7 @@ from schemas.rankings import PairingRound
 from stream.config import ranking_config
 from stream.context import Context
 from stream.core.envelope import POSITION_SPAN, items_of
-from stream.io.outbox import Outbox
+from stream.io.outbox import Outbox, guarded
 from stream.io.rediskeys import RedisKeys
 from stream.io.security import redis_client
 from stream.ranking.leaderboard import Board
@@ -39,15 +39,19 @@ def register(app: faust.App, ctx: Context) -> None:
     async def ranking_agent(stream: Any) -> None:
         outbox = Outbox(ctx.fatal)
         async for event in stream.events():
-            partition, offset = event.message.partition, event.message.offset
-            for index, item in enumerate(items_of(event.value, event.key, None)):
-                # an envelope holds many votes at one offset: count positions within it
-                stage.on_event(partition, offset * POSITION_SPAN + index, item.value)
-            state = stage.snapshot_due(partition, time.monotonic())
-            if state is not None:  # the refit cadence: hand to the refit worker, then persist
-                await outbox.send(topics.ranking_partials, value=orjson.dumps({"p": partition, "s": state}))
-                await outbox.flush()
-                table[str(partition)] = state
+            async with guarded(ctx.fatal, "ranking", ctx.work):  # no exception escapes an acked event
+                await on_event(event, outbox)
+
+    async def on_event(event: Any, outbox: Outbox) -> None:
+        partition, offset = event.message.partition, event.message.offset
+        for index, item in enumerate(items_of(event.value, event.key, None)):
+            # an envelope holds many votes at one offset: count positions within it
+            stage.on_event(partition, offset * POSITION_SPAN + index, item.value)
+        state = stage.snapshot_due(partition, time.monotonic())
+        if state is not None:  # the refit cadence: hand to the refit worker, then persist
+            await outbox.send(topics.ranking_partials, value=orjson.dumps({"p": partition, "s": state}))
+            await outbox.flush()
+            table[str(partition)] = state
 
     @app.agent(topics.ranking_partials, name="ranking-refit")
     async def collect(stream: Any) -> None:

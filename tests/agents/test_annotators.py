@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from stream.campaign.simulate import Campaign, generate
-from tests.agents.conftest import sender
+from tests.agents.conftest import sender, stopping, wait_for
 
 
 @pytest.fixture
@@ -84,3 +84,32 @@ def _done() -> Any:
     future: asyncio.Future[None] = asyncio.get_event_loop().create_future()
     future.set_result(None)
     return future
+
+
+async def test_a_status_not_delivered_stops_the_worker_before_the_table_moves(app: Any,
+                                                                              monkeypatch: Any) -> None:
+    """The send fails after the producer's retries and the outbox's resends: the worker stops
+    without committing (the event is read again after the restart); the agent does not crash,
+    which would let Faust ack the event and restart the agent past it."""
+    from functools import partial
+
+    from stream.agents import annotators
+    from stream.io.outbox import Outbox
+
+    monkeypatch.setattr(annotators, "Outbox", partial(Outbox, backoff_s=0.0))  # resend at once
+    ctx, stage = app.alphawatch, app.alphawatch.stages.annotators
+    for table in app.tables.values():
+        monkeypatch.setattr(table, "send_changelog", MagicMock())
+    failing = sender(ConnectionError("NotLeaderForPartition"))
+    monkeypatch.setattr(ctx.topics.annotator_status, "send", failing)
+    monkeypatch.setattr(stage, "push", AsyncMock())
+    reasons = stopping(ctx)
+    stage.key.ready.set()
+    event = orjson.dumps({"t": "g", "a": "ann-1", "e": "e1", "g": "g1", "k": "c", "ts": 1.0,
+                          "v": [3, None, None, None]})
+    async with app.agents["annotators"].test_context() as agent:
+        await agent.put(event, key=b"ann-1")  # the first answer: a transition to qualifying
+        await wait_for(lambda: reasons)
+    assert "to" in reasons[0] and "not delivered after 3 resends" in reasons[0]
+    assert failing.await_count == 4  # sent, then resent three times
+    assert stage.table.get("ann-1") is None  # the table did not move past an undelivered status
