@@ -51,8 +51,15 @@ def _demo(tmp_path: Path, duration: int) -> tuple[subprocess.Popen[bytes], Path]
         command = [sys.executable, "-m", "stream.cli.main", "demo", "--duration", str(duration),
                    "--out", str(tmp_path / "demo")]
         proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True, preexec_fn=die_with_parent)
+                                start_new_session=True, preexec_fn=_foreground)
     return proc, log
+
+
+def _foreground() -> None:
+    """A terminal's foreground job takes Ctrl-C: a runner started in the background (`make test &`)
+    passes SIGINT on ignored, and Python then never turns it into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    die_with_parent()
 
 
 def test_demo_runs_the_story_and_leaves_no_process(tmp_path: Path) -> None:
