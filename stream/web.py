@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import faust
@@ -9,6 +10,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from stream.context import Context
 from stream.io.kafka import tail_topic
+
+log = logging.getLogger(__name__)
 
 
 def register(app: faust.App, ctx: Context) -> None:
@@ -66,4 +69,9 @@ def register(app: faust.App, ctx: Context) -> None:
 
     @app.on_rebalance_complete.connect  # type: ignore[arg-type]
     async def recovered(sender: Any, **_: Any) -> None:
+        if not ctx.ready:  # one line per process, where a user looks first
+            host = ctx.settings.web_host
+            base = f"http://{'localhost' if host in ('0.0.0.0', '::') else host}:{ctx.settings.web_port}"
+            log.info("alphawatch worker ready: agreement %s/agreement, metrics %s/metrics, "
+                     "readiness %s/ready; partitions %s", base, base, base, sorted(ctx.assigned))
         ctx.ready = True  # tables recovered, agents consuming

@@ -36,6 +36,9 @@ def test_every_endpoint_but_health_needs_the_token(kafka_url: str, redis_url: st
     try:
         wait_until(worker.ready, 120, "worker to join its group")
         port = worker.port
+        # the one line a user reads first says where the worker answers
+        ready_line = f"alphawatch worker ready: agreement http://localhost:{port}/agreement"
+        assert ready_line in worker.log.read_text()
         assert {p: _status(port, p) for p in PROTECTED} == dict.fromkeys(PROTECTED, 401)
         assert {p: _status(port, p, "wrong") for p in PROTECTED} == dict.fromkeys(PROTECTED, 401)
         with_token = {p: _status(port, p, TOKEN) for p in PROTECTED}
