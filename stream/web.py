@@ -8,6 +8,7 @@ from typing import Any
 import faust
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from stream.agreement.view import query_from
 from stream.context import Context
 from stream.io.kafka import tail_topic
 
@@ -42,11 +43,21 @@ def register(app: faust.App, ctx: Context) -> None:
 
     @app.page("/agreement")
     async def agreement(web: Any, request: Any) -> Any:
-        return web.json(view.select())
+        return answer(web, request, None)
 
     @app.page("/agreement/{dimension}")
     async def agreement_dimension(web: Any, request: Any, dimension: str) -> Any:
-        return web.json(view.select(dimension))
+        if dimension not in ctx.settings.dimensions:
+            return web.json({"error": f"unknown dimension {dimension!r}; this deployment has "
+                             f"{list(ctx.settings.dimensions)}"}, status=404)
+        return answer(web, request, dimension)
+
+    def answer(web: Any, request: Any, dimension: str | None) -> Any:
+        try:
+            query = query_from(request.query)
+        except ValueError as exc:
+            return web.json({"error": str(exc)}, status=400)
+        return web.json(view.select(dimension, query))
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:

@@ -78,6 +78,23 @@ def _check_serving(a: Worker, b: Worker) -> None:
     wait_until(lambda: gauge.search(a.metrics() + b.metrics()), 60, "the alpha gauge")
 
 
+def _check_finals_served(worker: Worker, expected: dict[FinalKey, dict[str, Any]]) -> None:
+    """Finished windows are read over HTTP too, with the topic's figures and the query's filters."""
+    def served() -> dict[FinalKey, dict[str, Any]]:
+        rows = worker.get("/agreement?state=final")
+        return {(r["dimension"], r["slice"], r["window_size_s"],
+                 r["window_start"].replace("+00:00", "Z")): r for r in rows}
+    wait_until(lambda: served().keys() >= expected.keys(), 60, "finals served at /agreement?state=final")
+    rows = served()
+    assert rows.keys() == expected.keys()
+    assert all(rows[k]["n_units"] == want["n_units"] for k, want in expected.items())
+    hourly = worker.get("/agreement/motion_quality?state=final&window=1h&slice=all")
+    assert hourly and sorted(r["window_start"] for r in hourly) == [r["window_start"] for r in hourly]
+    wanted = ("motion_quality", "all", 3600)
+    assert {(r["dimension"], r["slice"], r["window_size_s"]) for r in hourly} == {wanted}
+    assert len(hourly) == sum(1 for k in expected if k[:3] == wanted)
+
+
 def _run(tmp_path: Path, kafka_url: str, redis_url: str, kill_midway: bool) -> None:
     env = worker_env(kafka_url, redis_url, tmp_path)
     prefix = env["ALPHAWATCH_TOPIC_PREFIX"]
@@ -104,6 +121,8 @@ def _run(tmp_path: Path, kafka_url: str, redis_url: str, kill_midway: bool) -> N
         wait_until(lambda: _finals(kafka_url, topic).keys() >= expected.keys(), 600,
                    f"{len(expected)} final window records", every=2.0)
         _compare(_finals(kafka_url, topic), expected)
+        if not kill_midway:
+            _check_finals_served(a, expected)
     finally:
         a.stop()
         b.stop()

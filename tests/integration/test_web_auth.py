@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -29,6 +30,15 @@ def _status(port: int, path: str, token: str | None = None) -> int:
         return int(exc.code)
 
 
+def _error(port: int, path: str) -> tuple[int, str]:
+    """Status and the start of the JSON error of a request that fails (with the token)."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
+                                     headers={"Authorization": f"Bearer {TOKEN}"})
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=5)
+    return caught.value.code, str(json.loads(caught.value.read())["error"])
+
+
 def test_every_endpoint_but_health_needs_the_token(kafka_url: str, redis_url: str, tmp_path: Path) -> None:
     env = worker_env(kafka_url, redis_url, tmp_path, ALPHAWATCH_WEB_TOKEN=TOKEN,
                      ALPHAWATCH_WEB_HOST="0.0.0.0")
@@ -44,6 +54,14 @@ def test_every_endpoint_but_health_needs_the_token(kafka_url: str, redis_url: st
         with_token = {p: _status(port, p, TOKEN) for p in PROTECTED}
         assert all(code != 401 for code in with_token.values()), with_token
         assert with_token["/agreement"] == 200 and with_token["/annotators"] == 200
+        # finals and filters: errors are JSON naming what is wrong
+        assert _status(port, "/agreement?state=final&window=1h&slice=all", TOKEN) == 200
+        code, message = _error(port, "/agreement/realism")
+        assert code == 404 and message.startswith("unknown dimension 'realism'"), message
+        code, message = _error(port, "/agreement?state=closed")
+        assert code == 400 and message.startswith("state must be one of"), message
+        code, message = _error(port, "/agreement/motion_quality?from=yesterday")
+        assert code == 400 and message.startswith("from must be"), message
         assert {p: _status(port, p) for p in OPEN} == dict.fromkeys(OPEN, 200)
         # Faust's own views (cluster layout, raw tables) are not served, token or not
         assert all(_status(port, p, TOKEN) == 404 for p in FAUST_VIEWS)
