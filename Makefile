@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint typecheck tools schemas dashboards bench clean
+.PHONY: demo test lint typecheck tools schemas dashboards docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ schemas: $(STAMP)
 # Grafana dashboards from stream/ops/dashboards.py (grafana-foundation-sdk) into grafana/dashboards/
 dashboards: $(STAMP)
 	$(BIN)/python -m stream.ops.dashboards
+
+# docs/settings.md from the settings classes in stream/settings.py (field docstrings are the text)
+docs: $(STAMP)
+	$(BIN)/python -m stream.ops.settings_doc --out docs/settings.md
 
 bench: $(STAMP)
 	$(BIN)/python bench/throughput.py

@@ -73,7 +73,8 @@ def faust_app(settings: Settings) -> faust.App:
         producer_linger=0.005,
         producer_max_batch_size=512 * 1024,
         # at-least-once: each agent awaits its outputs' delivery before its batch is acked, and the
-        # commit drains the table changelogs first (stream/io/outbox.py, changelog.py; README)
+        # commit drains the table changelogs first (stream/io/outbox.py, changelog.py;
+        # docs/topology-and-delivery.md)
         consumer_max_fetch_size=max(8 * 1024**2, 2 * settings.max_payload_bytes),
         producer_max_request_size=max(4 * 1024**2, 2 * settings.max_payload_bytes),
         web_host=settings.web_host,

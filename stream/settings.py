@@ -47,126 +47,232 @@ CommaList = Annotated[list[str], NoDecode]
 
 
 class Settings(BaseSettings):
-    """alphawatch settings; every field is documented in the README's settings table."""
+    """alphawatch settings; the docstring under each field is its documentation: docs/settings.md is
+    generated from them (`make docs`)."""
 
-    model_config = SettingsConfigDict(env_prefix="ALPHAWATCH_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="ALPHAWATCH_", extra="ignore", frozen=True,
+                                      use_attribute_docstrings=True)
 
     app_id: str = "alphawatch"
+    """Faust app id: consumer group, internal topic and table names"""
     agents: Annotated[list[AgentName], NoDecode] = Field(default_factory=lambda: list(AGENTS))
+    """stages this worker runs (all by default)"""
     broker_url: str = "kafka://127.0.0.1:9092"
+    """Kafka bootstrap servers (`;`-separated)"""
     redis_url: str = "redis://127.0.0.1:6379/0"
+    """Redis for the annotator registry (later stages)"""
     redis_timeout_s: float = Field(5.0, gt=0, le=300)
+    """connect and socket timeout of every Redis call: a blackholed Redis fails the call instead of hanging
+    the stage"""
     store_url: str = "memory://"
+    """Faust table store: `memory://` or `rocksdb://` (production: tables on disk, restarts read only the
+    changelog tail; uses the `rocksdict` wheel)"""
     data_dir: str = "var/alphawatch-data"
-    # Faust refuses a table whose persisted offset is past the changelog's end; Tansu 0.6 reports
-    # end offsets too low (last batch's base offset + 1), so the RocksDB store on it needs false
+    """Faust data directory (one per worker; holds the RocksDB files)"""
     recovery_consistency_check: bool = True
-    # read past the reported end of each changelog partition before recovery ends: Tansu 0.6 reports
-    # end offsets short of the last record batch (harmless on Apache Kafka: one fetch per partition)
+    """Faust's check that no table is ahead of its changelog; `false` only on Tansu 0.6, which under-reports
+    end offsets"""
     probe_end_offsets: bool = True
+    """before table recovery, read past each changelog partition's reported end (Tansu 0.6 reports the last
+    record batch's base offset + 1, so recovery lost that batch's writes); one short fetch per changelog
+    partition on Apache Kafka. Other end-offset lookups (the ingest stage's idle check) are not probed"""
     web_host: str = "127.0.0.1"
+    """web server bind address"""
     web_port: int = Field(6066, ge=1, le=65535)
-    # bearer token for every endpoint but /healthz, /ready and /metrics; required off loopback
+    """web server port (views and `/metrics`)"""
     web_token: SecretStr = SecretStr("")
+    """bearer token every endpoint but `/healthz`, `/ready` and `/metrics` requires (`Authorization: Bearer
+    <token>`, else 401); required unless `ALPHAWATCH_WEB_HOST` is loopback"""
     log_level: Literal["debug", "info", "warn", "error"] = "warn"
+    """how much the worker logs"""
 
     topic_prefix: str = ""
+    """prefix of every topic name"""
     partitions: int = Field(4, ge=1, le=1024)
+    """partitions of input, internal and output topics (the most workers that share the work)"""
     replication_factor: int = Field(1, ge=1)
+    """replication of topics the app creates"""
     rebalance_timeout_s: float = Field(5.0, gt=0)
+    """group rebalance timeout (Faust's default makes each join take ~30 s on Tansu)"""
     session_timeout_s: float = Field(30.0, gt=0)
+    """how long a dead worker keeps its partitions"""
     commit_interval_s: float = Field(0.5, gt=0)
+    """offset commit interval"""
     fetch_max_wait_ms: int = Field(100, ge=1, le=10_000)
+    """longest a fetch waits for data (Faust hard-codes 1500; Tansu always waits it out)"""
     producer_request_timeout_s: float = Field(30.0, gt=0)
-    # a stop on SIGTERM/SIGINT that has not finished by then ends the process (exit code 71)
+    """a produce request without answer is retried after this (Faust's default is 1200)"""
     shutdown_timeout_s: float = Field(30.0, gt=0)
-    # each agent handles up to batch_max_events at a time, waiting at most batch_wait_s for more
+    """a stop on SIGTERM or SIGINT that has not finished by then (broker gone, say) ends the process with exit
+    code 71; uncommitted input is read again"""
     batch_max_events: int = Field(1000, ge=1, le=100_000)
+    """most input records an agent handles as one batch (outputs delivered, then acked)"""
     batch_wait_s: float = Field(0.05, gt=0, le=10)
+    """longest an agent waits to fill a batch"""
 
     # secure connections: Kafka SASL/SCRAM and TLS, Redis password and TLS (rediss:// URL)
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    """how workers, the `/agreement` tail and `alphawatch produce` connect to Kafka"""
     kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-512"
+    """SASL mechanism, with the `SASL_*` protocols"""
     kafka_sasl_username: str = ""
+    """SASL user; required with `SASL_*`"""
     kafka_sasl_password: SecretStr = SecretStr("")
+    """SASL password; required with `SASL_*` (keep it in a Secret)"""
     kafka_ssl_cafile: str | None = None
+    """PEM bundle that signs the brokers' certificates (unset: the system CAs)"""
     kafka_ssl_certfile: str | None = None
+    """client certificate for mutual TLS (with `..._KEYFILE`)"""
     kafka_ssl_keyfile: str | None = None
+    """client key for mutual TLS"""
     redis_password: SecretStr = SecretStr("")
+    """Redis password (AUTH); a password inside `ALPHAWATCH_REDIS_URL` takes precedence"""
     redis_ssl_cafile: str | None = None
+    """CA for Redis TLS (unset: the system CAs); TLS itself is chosen by a `rediss://` URL"""
 
     dimensions: CommaList = Field(default_factory=lambda: list(DEFAULT_DIMENSIONS))
+    """rating dimensions"""
     score_min: int = 1
+    """lowest score"""
     score_max: int = 5
+    """highest score"""
     default_level: Level = "ordinal"
+    """level of measurement of rating dimensions"""
     levels: dict[str, Level] = Field(default_factory=dict)
+    """per-dimension level, e.g. `{"viewer_interest":"interval"}`; `pairwise.*` default to nominal"""
     max_payload_bytes: int = Field(1_048_576, ge=256)
+    """larger messages are dead-lettered as `oversized`"""
     dlq_max_payload_bytes: int = Field(262_144, ge=0)
+    """original bytes kept in a dead letter"""
 
     windows: CommaList = Field(default_factory=lambda: ["1h", "24h"])
+    """tumbling event-time window sizes"""
     grace: str = "10m"
-    # how far an event's time (or a watermark event's) may be ahead of the worker's clock
+    """how late (event time) an answer may arrive before its window is final"""
     max_clock_skew: str = "5m"
+    """an event (or watermark event) timed further ahead of the worker's clock is dead-lettered as
+    `future_timestamp`"""
     slices: CommaList = Field(default_factory=lambda: list(SLICE_FIELDS))
+    """slices: alpha is computed for all answers (`all`) and per value of each other field named"""
     snapshot_interval_s: float = Field(0.25, gt=0)
+    """live record rate limit per window, and partial snapshot period"""
     tick_interval_s: float = Field(1.0, gt=0)
+    """how often ingest announces per-partition progress"""
     idle_timeout_s: float = Field(30.0, ge=0)
+    """a caught-up input partition quiet this long is not waited for"""
     unit_retention: str = "2d"
+    """unit answers kept (event time) for late revisions; at least longest window + grace"""
 
     alpha_threshold: float = Field(0.667, gt=-1, lt=1)
+    """threshold for `p_below_threshold`"""
     thresholds: dict[str, float] = Field(default_factory=dict)
+    """per-dimension thresholds, e.g. `{"viewer_interest": 0.6}` (else `ALPHAWATCH_ALPHA_THRESHOLD`)"""
     flag_confidence: float = Field(0.95, gt=0.5, lt=1)
+    """a window raises falsely with at most 1 - this over all its looks (see
+    [Flags and alerts](agreement-and-flags.md#flags-and-alerts)); also the one-tailed level of the minimum
+    sample"""
     flag_margin: float = Field(0.05, ge=0, lt=1)
+    """hysteresis: clear only when confidently above threshold + margin"""
     flag_min_pairable: int | None = Field(None, ge=2)
+    """fixed minimum pairable values before any flag; default: Krippendorff's formula per window, for the
+    share of its rarest value (96 for 0.667 on an evenly used 1-5 scale, 68 for evenly used A/B/tie)"""
     flag_look_growth: float = Field(2.0, gt=1, le=10)
+    """a window is tested for a raise when its pairable values first reach the minimum x this^k (k = 0, 1,
+    ...); each look spends a share of 1 - `FLAG_CONFIDENCE`"""
     flag_min_share: float = Field(0.05, gt=0, le=0.5)
+    """floor on the rarest value's share in that formula, so a value seen a handful of times does not make the
+    minimum unreachable (at 0.05: 330 for 0.667)"""
     flag_cooldown_s: int = Field(600, ge=0)
+    """after a recovery, no new flag for the same key for this long"""
     webhooks: CommaList = Field(default_factory=list)
+    """URLs that receive flags (Slack-compatible JSON)"""
     webhook_secret: SecretStr = SecretStr("")
+    """HMAC-SHA256 key for the `X-Alphawatch-Signature` header"""
     webhook_queue: int = Field(1000, ge=1)
+    """flags waiting per URL (in Redis); beyond it the oldest is dropped (counted)"""
     webhook_max_age_s: float = Field(86_400.0, gt=0)
+    """a flag not delivered to a URL by then is given up (counted `failed`, logged with its id)"""
     webhook_allow_http: bool = False
+    """accept plain `http://` webhook URLs (a receiver inside the cluster)"""
     webhook_backoff_s: float = Field(0.5, gt=0)
+    """first retry delay; doubles each attempt"""
     webhook_timeout_s: float = Field(5.0, gt=0)
+    """per request"""
     bootstrap_samples: int = Field(1000, ge=0, le=100_000)
+    """bootstrap replicates per record (0 disables the interval)"""
     bootstrap_samples_live: int = Field(200, ge=0, le=100_000)
+    """replicates for live records, recomputed when the window's pairs grew 1%"""
     bootstrap_draws: Literal["units", "pairs"] = "units"
+    """pairs drawn per bootstrap replicate: one per pairable unit (effective sample size), or `pairs` (every
+    pairable pair, Krippendorff's KALPHA)"""
     bootstrap_seed: int | None = None
+    """seed, for reproducible intervals"""
 
     # gold-standard qualification (stream/qualification/rules.py): rolling window of the last K gold
     # answers per dimension, decisions only from N answers on
     gold_window: int = Field(50, ge=1, le=10_000)
+    """K: each annotator's last K gold answers per dimension are judged"""
     gold_min_answers: int = Field(20, ge=1)
+    """N: answers in a dimension before it can qualify or fail anyone (at most K)"""
     gold_threshold: float = Field(0.85, gt=0, le=1)
+    """gold agreement needed on every dimension"""
     gold_tolerance: int = Field(1, ge=0)
+    """a score agrees when |score - gold| <= this (a key row's `tolerance` overrides it per dimension)"""
     gold_tolerance_pairwise: int = Field(0, ge=0, le=2)
+    """same for A/B/tie on the line A=-1, tie=0, B=+1 (1 lets a tie match A or B)"""
     gold_pending_max: int = Field(100, ge=0)
+    """gold answers per annotator waiting for an unknown key item; beyond it the oldest is dropped (counted,
+    logged)"""
     gold_rate_target: float = Field(0.05, gt=0, lt=1)
+    """expected share of gold tasks; an annotator below half or above twice it is noted"""
     peer_window: int = Field(200, ge=1)
+    """peer agreement follows about this many recent pairs per dimension (exponential weights)"""
     peer_cache_units: int = Field(50_000, ge=0)
+    """recent units kept in memory per worker to pair each answer with its co-raters (0 disables peer
+    agreement)"""
     annotator_flush_s: float = Field(1.0, gt=0)
+    """how often task/peer counts go to the annotator stage, Redis catches up and key changes are applied"""
 
     # model rankings (stream/ranking/votes.py, stream/stats/bradley_terry.py) and Swiss pairing
     # (stream/ranking/pairing.py)
     ranking_refit_s: float = Field(10.0, gt=0)
+    """refit cadence of the leaderboards (and the partitions' vote snapshots); never per event"""
     ranking_bootstrap_samples: int = Field(200, ge=0, le=10_000)
+    """bootstrap replicates over votes per leaderboard (0: no interval)"""
     ranking_anchors: dict[Literal["t2v", "i2v", "v2v"], str] = Field(default_factory=dict)
+    """reference configuration per modality, fixed at the Elo base, e.g. `{"t2v": "cfg-17"}`; else the
+    most-compared one"""
     ranking_elo_base: float = 1000.0
+    """score of the anchor"""
     ranking_regularization: float = Field(0.01, gt=0, le=100)
+    """alpha of the penalty alpha * sum(theta^2) (a Gaussian prior; keeps an unbeaten configuration finite)"""
     ranking_qualified_only: bool = True
+    """count only annotators in `<app_id>:annotators:qualified` at fit time (`false`: every vote)"""
     ranking_metrics_top: int = Field(20, ge=0, le=200)
+    """configurations per modality and dimension exported as `model` label values"""
     ranking_dedup_votes: int = Field(200_000, ge=0)
+    """(pair, annotator) keys kept in memory per partition to count one vote per annotator and pair"""
     ranking_seed: int | None = None
+    """seed of the bootstrap and the random pairs"""
     pairing_random_share: float = Field(0.35, ge=0, lt=1)
+    """share of each pairing round drawn at random (0 to <1), so the comparison graph stays connected"""
 
     # RLHF batches (stream/batches/rules.py): a unit is emitted once it has `batch_required_ratings`
     # eligible answers, or at its window's close with at least `batch_min_ratings`
     batch_length: str = "1w"
+    """batch length in event time; `1w` batches are ISO weeks (Monday 00:00 UTC, id `2026-W47`), others align
+    to the epoch (id `2026-11-20T00:00Z+1d`)"""
     batch_required_ratings: int = Field(3, ge=1)
+    """eligible answers at which a unit's record is first emitted"""
     batch_min_ratings: int = Field(2, ge=1)
+    """at the unit's window close, fewer eligible answers than this exclude the unit (`below_min_raters`)"""
     batch_require_qualified: bool = True
+    """only answers of annotators `qualified` when they answered (`false`: every annotator)"""
     batch_include_gold: bool = False
+    """put answers to gold items into the batches"""
     batch_salt: SecretStr = SecretStr("")
+    """key of the HMAC-SHA256 that hashes annotator ids in records; empty: a random salt made once per
+    deployment and kept in Redis (`<app_id>:batch-salt`; lost with Redis's data, after which hashes change)"""
 
     @field_validator("agents", "dimensions", "windows", "slices", "webhooks", mode="before")
     @classmethod
@@ -368,7 +474,14 @@ class TestServices(BaseSettings):
     """
 
     __test__ = False  # not a pytest test class
-    model_config = SettingsConfigDict(env_prefix="ALPHAWATCH_TEST_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="ALPHAWATCH_TEST_", extra="ignore",
+                                      use_attribute_docstrings=True)
     kafka: str | None = None
+    """a Kafka cluster of yours for the tests, e.g. `kafka://host:9092` (unset: a container or the embedded
+    broker)"""
     redis: str | None = None
+    """a Redis of yours for the tests, e.g. `redis://host:6379/0` (unset: a container or the embedded
+    `redis-server`)"""
     docker: bool | None = None
+    """`true` forces testcontainers (Apache Kafka in KRaft mode and Redis), `false` forbids them; unset: used
+    when a Docker engine answers"""

@@ -232,7 +232,8 @@ class Merger:
         """Pairs drawn per replicate. KALPHA draws every pairable pair (`pairs`), as if a unit's
         m(m-1)/2 pairs were independent; they are not, and its interval comes out about half as
         wide as resampling whole units. `units` draws one pair per pairable unit instead: the
-        effective sample size, which roughly matches the unit bootstrap's width (README)."""
+        effective sample size, which roughly matches the unit bootstrap's width
+        (docs/agreement-and-flags.md)."""
         return float(matrix.n_pairable_units) if self.config.draws == "units" else matrix.n_pairs
 
     def last_event_at(self, key: Key, final: bool) -> datetime | None:

@@ -89,7 +89,8 @@ def alpha(
                                      "long (unit,annotator[,dimension],value as CSV/TSV/JSONL) or wide "
                                      "(annotators x units, blanks missing)")] = "auto",
     level: Annotated[str | None, typer.Option(help="nominal, ordinal, interval or ratio (default: "
-                                              "ALPHAWATCH_LEVEL per dimension)")] = None,
+                                              "ALPHAWATCH_DEFAULT_LEVEL, or ALPHAWATCH_LEVELS per "
+                                              "dimension)")] = None,
     ci: Annotated[bool, typer.Option("--ci", help="95% bootstrap interval and the pilot verdict")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
     unit_col: Annotated[str | None, typer.Option(help="long tables: the unit column")] = None,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class RedisKeys:
-    """Keys of one deployment; the annotation platform reads the annotator ones (README interface)."""
+    """Keys of one deployment; the annotation platform reads the annotator ones (docs/qualification.md)."""
 
     app_id: str
 

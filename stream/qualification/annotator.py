@@ -139,7 +139,7 @@ class Annotator:
         )
 
     def redis_fields(self, key: Mapping[str, KeyRow], now: float) -> dict[str, str]:
-        """The annotator's hash (see README, Annotator qualification): flat strings and JSON."""
+        """The annotator's hash (see docs/qualification.md): flat strings and JSON."""
         agreements = self.agreements(key)
         gold = {d: {"agreement": a.value, "n": int(a.n)} for d, a in agreements.items() if a.n}
         peers = {d: self.peer.get(d) for d in sorted(self.peer.counts)}

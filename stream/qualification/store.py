@@ -26,7 +26,7 @@ _JSON_FIELDS = ("gold", "peer", "gold_rate")
 
 
 class AnnotatorStore:
-    """HASH `<app_id>:annotator:<id>` and SETs `<app_id>:annotators:<state>` (README interface)."""
+    """HASH `<app_id>:annotator:<id>` and SETs `<app_id>:annotators:<state>` (docs/qualification.md)."""
 
     def __init__(self, client: Any, keys: RedisKeys):
         self.client = client

@@ -147,7 +147,7 @@ def test_every_answer_is_in_one_record_or_one_exclusion_count(run: Run) -> None:
 
 def _content(record: dict[str, Any]) -> dict[str, Any]:
     """A record without its emission context: when it was sent, and the window's alpha as this
-    worker knew it then (README: both may differ in a version repeated after a crash)."""
+    worker knew it then (docs/batches.md: both may differ in a version repeated after a crash)."""
     dims = {d: {k: v for k, v in body.items() if k != "window_alpha"}
             for d, body in record["dimensions"].items()}
     return {**{k: v for k, v in record.items() if k != "emitted_at"}, "dimensions": dims}
