@@ -73,6 +73,13 @@ def test_every_relative_link_and_anchor_resolves() -> None:
     assert problems == [], "broken links:\n" + "\n".join(problems)
 
 
+def test_every_code_fence_is_closed() -> None:
+    """An unclosed fence swallows the rest of its page, links and headings included."""
+    unclosed = [path.name for path in DOCUMENTS
+                if sum(line.startswith("```") for line in path.read_text().splitlines()) % 2]
+    assert unclosed == []
+
+
 def test_the_readme_links_every_docs_page() -> None:
     linked = {(ROOT / urlparse(target).path).resolve() for _, target in links(ROOT / "README.md")}
     unlinked = [path.name for path in DOCUMENTS[1:] if path.resolve() not in linked]
