@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings
 
 from stream.ops import settings_doc
@@ -45,3 +45,16 @@ def test_a_field_without_a_docstring_stops_the_generator() -> None:
 
     with pytest.raises(ValueError, match="Partial fields without a docstring: bare"):
         settings_doc._table(Partial)
+
+
+def test_a_validator_the_generator_cannot_describe_stops_it() -> None:
+    class Checked(BaseSettings):
+        name: str = Field("x", description="a name")
+
+        @field_validator("name")
+        @classmethod
+        def _shouted(cls, value: str) -> str:
+            return value.upper()
+
+    with pytest.raises(ValueError, match=r"validator Checked\._shouted: say what it admits"):
+        settings_doc._table(Checked)
