@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 import faust
@@ -83,6 +84,7 @@ def register(app: faust.App, ctx: Context) -> None:
         if not ctx.ready:  # one line per process, where a user looks first
             host = ctx.settings.web_host
             base = f"http://{'localhost' if host in ('0.0.0.0', '::') else host}:{ctx.settings.web_port}"
-            log.info("alphawatch worker ready: agreement %s/agreement, metrics %s/metrics, "
-                     "readiness %s/ready; partitions %s", base, base, base, sorted(ctx.assigned))
+            # on stderr whatever the log level (the default, warn, would hide an info line)
+            print(f"alphawatch worker ready: agreement {base}/agreement, metrics {base}/metrics, "
+                  f"readiness {base}/ready; partitions {sorted(ctx.assigned)}", file=sys.stderr, flush=True)
         ctx.ready = True  # tables recovered, agents consuming

@@ -41,7 +41,7 @@ def _error(port: int, path: str) -> tuple[int, str]:
 
 def test_every_endpoint_but_health_needs_the_token(kafka_url: str, redis_url: str, tmp_path: Path) -> None:
     env = worker_env(kafka_url, redis_url, tmp_path, ALPHAWATCH_WEB_TOKEN=TOKEN,
-                     ALPHAWATCH_WEB_HOST="0.0.0.0")
+                     ALPHAWATCH_WEB_HOST="0.0.0.0", ALPHAWATCH_LOG_LEVEL="warn")  # the default level
     worker = Worker(env, tmp_path / "worker.log").start()
     try:
         wait_until(worker.ready, 120, "worker to join its group")
