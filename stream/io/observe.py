@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from stream.core.validate import elements
 from stream.io.kafka import bootstrap_servers, start
 from stream.io.security import aiokafka_auth
 from stream.settings import Settings
@@ -38,6 +39,9 @@ class Observed:
     def apply(self, topic: str, value: bytes | None) -> None:
         """One record of one of the topics (by unprefixed name); malformed records are skipped."""
         if value is None:
+            return
+        if topic == ANNOTATIONS:  # a producer's array record holds many events: keep each
+            self.annotations.extend(raw for raw, _ in elements(value) if raw is not None)
             return
         try:
             record = orjson.loads(value)
@@ -130,10 +134,7 @@ class Reader:
         for tp, messages in batch.items():
             name = self.by_topic[tp.topic]
             for message in messages:
-                if name == ANNOTATIONS:
-                    observed.annotations.append(message.value)
-                else:
-                    observed.apply(name, message.value)
+                observed.apply(name, message.value)
                 count += 1
         return count
 

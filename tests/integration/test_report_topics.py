@@ -40,7 +40,7 @@ def test_report_from_topics(kafka_url: str, redis_url: str, tmp_path: Path) -> N
         wait_until(worker.ready, 120, "worker to join")
         asyncio.run(publish_gold_key(settings, [GoldKeyRow.model_validate(r) for r in gold_key(campaign)]))
         topic = settings.topic("annotations")
-        asyncio.run(produce(kafka_url, topic, lines))
+        asyncio.run(produce(kafka_url, topic, lines, per_record=500))  # arrays, as `replay` sends them
         asyncio.run(send_watermark(kafka_url, topic, closing_watermark(lines, settings), settings.partitions))
         wait_until(lambda: _finals(asyncio.run(read_all(settings, False)), 5), 240,
                    "the five windows' final records")
@@ -52,6 +52,7 @@ def test_report_from_topics(kafka_url: str, redis_url: str, tmp_path: Path) -> N
     data = json.loads((out / "report.json").read_text())
     # every message of the annotations topic: the events and one closing watermark per partition
     assert data["source"] == "topics" and data["counts"]["events"] == len(lines) + settings.partitions
+    assert data["counts"]["invalid"] == {}  # every element of every array record read
     series = data["series"]["text_alignment"]
     assert len(series) == 5 and all(r["final"] for r in series)  # the stream's own final records
     assert series[0]["alpha"] > 0.75 and series[-1]["alpha"] < 0.5
