@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,13 @@ def _lenient(file: Path, settings: Settings, level: str | None, ci: bool,
             "skipped": [{"line": n, "reason": why} for n, why in table.skipped]}, table.skipped
 
 
+def _start(epoch_s: int | None) -> str:
+    """A window's start as a UTC time a reader knows (the rows carry epoch seconds)."""
+    if epoch_s is None:
+        return "-"
+    return datetime.fromtimestamp(epoch_s, tz=UTC).strftime("%Y-%m-%d %H:%M")
+
+
 def _print(result: dict[str, Any], fmt: str) -> None:
     rows = result["rows"]
     with_ci = any("ci_low" in r and r["ci_low"] is not None for r in rows)
@@ -126,7 +134,7 @@ def _print(result: dict[str, Any], fmt: str) -> None:
                           "nominal", "ordinal", "interval", "ratio", "units", "pairable values")
         for row in rows:
             levels = row["alpha_by_level"]
-            table.add_row(row["dimension"], row["slice"], str(row["window_start"] or "-"), row["level"],
+            table.add_row(row["dimension"], row["slice"], _start(row["window_start"]), row["level"],
                           _fmt(row["alpha"], row["alpha_reason"]), *((_ci(row),) if with_ci else ()),
                           *(_fmt(levels.get(lv)) for lv in LEVEL_NAMES),
                           str(row["n_units"]), f"{row['n_pairable_values']:.0f}")
