@@ -13,7 +13,8 @@ import pytest
 
 from stream.campaign.simulate import generate, ground_truth
 from stream.demo.run import demo_campaign
-from stream.io.produce import produce
+from stream.io.produce import closing_watermark, produce, send_watermark
+from stream.settings import Settings
 from tests.integration.helpers import Worker, wait_until, worker_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.tool]
@@ -88,17 +89,50 @@ def _shows_the_flag_and_charts(page: Any, flag: dict[str, Any], problems: list[s
         assert page.locator(f'figure.chart[data-dimension="{dimension}"] svg circle.point').count() >= 1
 
 
+def _shows_batches_and_leaderboards(page: Any, batch: dict[str, Any], problems: list[str]) -> None:
+    _wait_for(page, f'#batches tr[data-batch-id="{batch["batch_id"]}"]', problems)
+    row = page.locator(f'#batches tr[data-batch-id="{batch["batch_id"]}"]').inner_text()
+    assert str(batch["answers_included"]) in row and str(batch["answers_received"]) in row
+    _wait_for(page, "#rankings table[data-modality] td", problems)
+    assert page.locator('#annotators tr[data-state="qualified"]').count() == 1
+
+
+def _refreshes(page: Any, problems: list[str]) -> None:
+    """The status line changes: the page polled again (and drew again) on its own."""
+    before = page.locator("#status").inner_text()
+    try:
+        page.wait_for_function("(before) => document.getElementById('status').textContent !== before",
+                               arg=before, timeout=DEADLINE_MS)
+    except Exception as exc:  # Playwright's TimeoutError
+        raise AssertionError(f"the page did not refresh: {before!r}; problems {problems}") from exc
+    assert page.locator("#status").get_attribute("class") == "muted", page.locator("#status").inner_text()
+
+
+def _produce(env: dict[str, str]) -> None:
+    """The events, then a watermark that makes every window final and closes the first batch."""
+    broker, topic = env["ALPHAWATCH_BROKER_URL"], env["ALPHAWATCH_TOPIC_PREFIX"] + "annotations"
+    events = _after_the_onset()
+    asyncio.run(produce(broker, topic, events))
+    settings = Settings(windows=["1h"])  # the worker's window and grace
+    asyncio.run(send_watermark(broker, topic, closing_watermark(events, settings), settings.partitions))
+
+
 def test_the_live_page_shows_the_flag_and_alpha(kafka_url: str, redis_url: str, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     chromium = _chromium()
-    env = worker_env(kafka_url, redis_url, tmp_path, ALPHAWATCH_WINDOWS='["1h"]', ALPHAWATCH_WEB_TOKEN=TOKEN)
+    # two-hour batches as in the demo, so one closes; leaderboards without waiting for gold
+    env = worker_env(kafka_url, redis_url, tmp_path, ALPHAWATCH_WINDOWS='["1h"]', ALPHAWATCH_WEB_TOKEN=TOKEN,
+                     ALPHAWATCH_BATCH_LENGTH="2h", ALPHAWATCH_RANKING_QUALIFIED_ONLY="false")
     worker = Worker(env, tmp_path / "worker.log").start()
     try:
         wait_until(worker.ready, 120, "worker to join")
-        events = _after_the_onset()
-        asyncio.run(produce(kafka_url, env["ALPHAWATCH_TOPIC_PREFIX"] + "annotations", events))
+        _produce(env)
         flag = wait_until(lambda: _open_flag(worker), 120, "the flag on GET /flags")
+        batches = wait_until(lambda: worker.get("/batches")["batches"], 120, "a closed batch on GET /batches")
+        batch = batches[0]
+        wait_until(lambda: any(worker.get(f"/rankings/{m}") for m in ("t2v", "i2v", "v2v")), 120,
+                   "a leaderboard on GET /rankings")
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium, headless=True)
             try:
@@ -106,10 +140,13 @@ def test_the_live_page_shows_the_flag_and_alpha(kafka_url: str, redis_url: str, 
                 watched = Watched(page)
                 page.goto(f"http://127.0.0.1:{worker.port}/?token={TOKEN}")
                 _shows_the_flag_and_charts(page, flag, watched.problems)
+                _shows_batches_and_leaderboards(page, batch, watched.problems)
                 assert "token" not in page.url  # kept in the tab's sessionStorage, not in the address
-                assert page.locator('#annotators tr[data-state="qualified"]').count() == 1
-                page.wait_for_timeout(6_000)  # one poll later the page still draws without an error
-                _wait_for(page, f'article.flag[data-flag-id="{flag["flag_id"]}"]', watched.problems)
+                # a slice's flag folds its explanation; one opened stays open across refreshes
+                page.locator("#flags details summary").first.click()
+                _refreshes(page, watched.problems)
+                _shows_the_flag_and_charts(page, flag, watched.problems)
+                assert page.locator("#flags details[open]").count() == 1
                 assert watched.problems == []
                 # a new tab without the token: the page asks for it, then shows the same
                 asking = browser.new_page()

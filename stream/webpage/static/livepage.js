@@ -5,7 +5,7 @@
   const TOKEN_KEY = "alphawatch-web-token";
   const MAX_WINDOWS = 48; // windows per chart: the newest ones
   const SVG_NS = "http://www.w3.org/2000/svg";
-  const state = { config: null, windowSize: null, timer: null };
+  const state = { config: null, windowSize: null, timer: null, expanded: new Set() };
 
   class Unauthorized extends Error {}
 
@@ -87,11 +87,24 @@
         + (flag.required_confidence ? ` (required ${fixed(flag.required_confidence)})` : "")
         + `, ${fixed(flag.n_pairable_values, 0)} pairable values`),
       el("p", { class: "muted" }, `window ${utc(flag.window_start)} – ${utc(flag.window_end)}`
-        + (flag.final ? " (final)" : " (open)") + `; raised ${utc(flag.raised_at)}`),
-      el("p", {}, flag.reason),
-      el("div", { class: "explain" },
-        people.length ? el("div", {}, el("p", {}, "annotators disagreeing most:"), el("ul", {}, people)) : null,
-        values.length ? el("div", {}, el("p", {}, "values mixed up:"), el("ul", {}, values)) : null));
+        + (flag.final ? " (final)" : " (still open when raised)") + `; raised ${utc(flag.raised_at)}`),
+      explanation(flag, people, values));
+  }
+
+  // a slice's flag folds its explanation away: the dimension's flag over all clips comes first
+  function explanation(flag, people, values) {
+    const parts = [el("p", {}, flag.reason), el("div", { class: "explain" },
+      people.length ? el("div", {}, el("p", {}, "annotators disagreeing most:"), el("ul", {}, people)) : null,
+      values.length ? el("div", {}, el("p", {}, "values mixed up:"), el("ul", {}, values)) : null)];
+    if (flag.slice === "all") return parts;
+    // the cards are drawn again on every refresh: an explanation the user opened stays open
+    const details = el("details", { open: state.expanded.has(flag.flag_id) ? "" : null },
+      el("summary", {}, "explanation"), parts);
+    details.addEventListener("toggle", () => {
+      if (details.open) state.expanded.add(flag.flag_id);
+      else state.expanded.delete(flag.flag_id);
+    });
+    return details;
   }
 
   function drawFlags(data) {
