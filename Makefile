@@ -24,12 +24,17 @@ typecheck: $(STAMP)
 	$(BIN)/mypy stream schemas
 
 # promtool (Debian's prometheus package) unit-tests the alert rules; the prometheus server runs the
-# dashboards' queries in tests/integration/test_prometheus_dashboards.py
+# dashboards' queries in tests/integration/test_prometheus_dashboards.py; chromium (Debian's, driven by
+# Playwright) loads the live page in tests/integration/test_live_page.py
 tools:
 	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { \
 	  echo "installing Debian's prometheus package (prometheus, promtool)"; \
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium (the live page's browser test drives it headless)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 test: lint typecheck tools
 	$(BIN)/pytest -q --durations=15

@@ -11,8 +11,10 @@ from prometheus_client import CollectorRegistry
 
 from stream import web
 from stream.agents import annotators, batches, gold, ingest, manifests, merge, notify, ranking, units
+from stream.batches import views as batch_views
 from stream.context import Context
 from stream.core.validate import REASONS, Validator
+from stream.flags import views as flag_views
 from stream.io.changelog import guard_changelogs
 from stream.io.endoffsets import probe_end_offsets
 from stream.io.rebalance import rewind_uncommitted, seek_with_partitions_paused, wait_for_work
@@ -23,6 +25,7 @@ from stream.ranking import views as ranking_views
 from stream.settings import Settings
 from stream.topics import declare
 from stream.webauth import bearer_middleware
+from stream.webpage import views as page_views
 
 
 def limit_fetch_wait(ms: int) -> None:
@@ -135,7 +138,7 @@ def create_app(settings: Settings | None = None, registry: CollectorRegistry | N
             for module in modules:
                 module.register(app, ctx)
     # every worker serves the web views, whichever stages it runs
-    for views in (web, annotator_views, ranking_views):
+    for views in (web, annotator_views, ranking_views, flag_views, batch_views, page_views):
         views.register(app, ctx)
     instrument(app, ctx.metrics)
     # ctx.fatal may be replaced by tests; a flush waits for at most a few request timeouts

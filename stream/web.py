@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -16,16 +17,22 @@ from stream.io.kafka import tail_topic
 log = logging.getLogger(__name__)
 
 
+def tail_view(app: faust.App, ctx: Context, topic: Any, apply: Callable[[bytes], None]) -> None:
+    """A task on every worker: `topic` from its beginning and on into an in-memory view (`apply`),
+    a malformed record counted in alphawatch_tail_skipped_total and skipped."""
+
+    @app.task
+    async def tail() -> None:
+        name = topic.get_topic_name()
+        skipped = ctx.metrics.tail_skipped.labels(name)
+        await tail_topic(ctx.settings, name, apply, lambda _: skipped.inc())
+
+
 def register(app: faust.App, ctx: Context) -> None:
     """Every worker: tails `agreement` into the agreement view; serves /agreement, /metrics,
     /healthz and /ready; measures consumer lag every 5 s."""
     view = ctx.agreement_view
-
-    @app.task
-    async def tail_agreement() -> None:
-        name = ctx.topics.agreement.get_topic_name()
-        skipped = ctx.metrics.tail_skipped.labels(name)
-        await tail_topic(ctx.settings, name, view.apply, lambda _: skipped.inc())
+    tail_view(app, ctx, ctx.topics.agreement, view.apply)
 
     @app.timer(5.0)
     async def measure_lag() -> None:

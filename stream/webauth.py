@@ -1,4 +1,4 @@
-"""Bearer-token check in front of every web endpoint but health, readiness and metrics."""
+"""Bearer-token check in front of every web endpoint but health, readiness, metrics and the page's files."""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-# liveness and readiness probes and Prometheus scrapes carry no token; they reveal no annotator
-OPEN_PATHS = frozenset({"/healthz", "/ready", "/metrics"})
+from stream.webpage.assets import ASSETS
+
+# liveness and readiness probes and Prometheus scrapes carry no token; they reveal no annotator.
+# The live page's HTML, script and style are the package's own code with no data in them: a
+# browser cannot send a header when it opens a URL, so the page loads and then asks for the token
+OPEN_PATHS = frozenset({"/healthz", "/ready", "/metrics", *ASSETS})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

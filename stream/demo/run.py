@@ -205,6 +205,7 @@ def run_demo(duration: float, out: Path | None = None) -> int:
         console.print(f"starting the embedded broker, Redis and a worker (logs in {stack.out}) ...")
         demostack.start(stack)
         demostack.wait_ready(stack)
+        console.print(f"live page, while the demo runs: {stack.page_url}")
         campaign = demo_campaign()
         run = Run(campaign, settings_for(stack), duration, [orjson.dumps(e) for e in generate(campaign)])
         screen = Screen(console, run)

@@ -40,6 +40,11 @@ class Stack:
         return self.services[1].url
 
     @property
+    def page_url(self) -> str:
+        """The worker's live page (no token: the demo's worker answers on loopback only)."""
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
     def pids(self) -> list[int]:
         own = [self.worker.pid] if self.worker is not None and self.worker.pid is not None else []
         return own + [pid for service in self.services for pid in service.pids]

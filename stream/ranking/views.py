@@ -8,8 +8,8 @@ import faust
 import orjson
 
 from stream.context import Context
-from stream.io.kafka import tail_topic
 from stream.ranking.votes import MODALITIES, OVERALL
+from stream.web import tail_view
 
 
 class RankingView:
@@ -30,12 +30,7 @@ class RankingView:
 def register(app: faust.App, ctx: Context) -> None:
     """GET /rankings/{modality} on every worker, from the model-rankings topic."""
     view = RankingView()
-
-    @app.task
-    async def tail_rankings() -> None:
-        name = ctx.topics.model_rankings.get_topic_name()
-        skipped = ctx.metrics.tail_skipped.labels(name)
-        await tail_topic(ctx.settings, name, view.apply, lambda _: skipped.inc())
+    tail_view(app, ctx, ctx.topics.model_rankings, view.apply)
 
     @app.page("/rankings/{modality}")
     async def rankings(web: Any, request: Any, modality: str) -> Any:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -95,6 +97,11 @@ def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
                    "the demo to start annotating")
         children = descendants(proc.pid)
         assert proc.poll() is None and len(children) >= 3, log.read_text()
+        # the printed URL serves the live page while the demo runs
+        url = re.search(r"live page, while the demo runs: (http://127\.0\.0\.1:\d+/)", log.read_text())
+        assert url is not None, log.read_text()
+        with urllib.request.urlopen(url.group(1), timeout=5) as page:
+            assert b"alphawatch" in page.read() and page.headers["Content-Type"].startswith("text/html")
         os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground process group
         proc.wait(timeout=90)
     finally:

@@ -1,4 +1,5 @@
-"""The worker's web endpoints on a real worker: a bearer token for all but health, readiness and metrics."""
+"""The worker's web endpoints on a real worker: a bearer token for all but health, readiness, metrics and
+the live page's own files."""
 
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ from pathlib import Path
 
 import pytest
 
+from stream.webpage.assets import read
 from tests.integration.helpers import Worker, wait_until, worker_env
 
 pytestmark = pytest.mark.integration
 
 TOKEN = "s3cret-token"
 PROTECTED = ["/agreement", "/agreement/motion_quality", "/annotators", "/annotators?state=qualified",
-             "/annotators/ann-1", "/rankings/t2v", "/"]
-OPEN = ["/healthz", "/ready", "/metrics"]
+             "/annotators/ann-1", "/rankings/t2v", "/flags", "/batches", "/config"]
+# the live page's HTML, script and style: the package's files, no data (the page asks for the token)
+PAGE = ["/", "/static/livepage.js", "/static/livepage.css"]
+OPEN = ["/healthz", "/ready", "/metrics", *PAGE]
 FAUST_VIEWS = ["/router", "/table", "/graph", "/stats"]
 
 
@@ -63,6 +67,10 @@ def test_every_endpoint_but_health_needs_the_token(kafka_url: str, redis_url: st
         code, message = _error(port, "/agreement/motion_quality?from=yesterday")
         assert code == 400 and message.startswith("from must be"), message
         assert {p: _status(port, p) for p in OPEN} == dict.fromkeys(OPEN, 200)
+        for path in PAGE:  # byte for byte the shipped file: nothing of this deployment in it
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+                assert resp.read() == read(path)
+        assert _status(port, "/batches?limit=0", TOKEN) == 400
         # Faust's own views (cluster layout, raw tables) are not served, token or not
         assert all(_status(port, p, TOKEN) == 404 for p in FAUST_VIEWS)
     finally:
