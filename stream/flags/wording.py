@@ -34,8 +34,9 @@ def reason_in_words(flag: Mapping[str, Any]) -> str:
     found = _REASON.search(str(flag.get("reason", "")))
     if found is None:
         return str(flag.get("reason", ""))
-    look = int(found["look"])
-    return (f"{float(found['p']):.1%} sure agreement is below {found['bar']} "
+    look, p = int(found["look"]), float(found["p"])
+    sure = "more than 99.9%" if p > 0.999 else f"{p:.1%}"  # "100.0%" would claim certainty
+    return (f"{sure} sure agreement is below {found['bar']} "
             f"(check {look + 1} of this window needed {float(found['need']):.1%}; "
             f"{int(found['n']):,} paired answers)")
 
@@ -45,6 +46,8 @@ def disagreeing_in_words(flag: Mapping[str, Any], top: int = 3) -> str:
     people = [f"{a.get('annotator_id')} ({float(a.get('share_of_disagreement', 0.0)):.0%} of the "
               f"disagreement" + (f", {float(a['pairs']):.0f} clips)" if "pairs" in a else ")")
               for a in flag.get("top_annotators", [])[:top]]
+    if "top_annotators" not in flag:
+        return "-"  # not attributed (offline flags)
     return ", ".join(people) or "no annotator stands out"
 
 
