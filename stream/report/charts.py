@@ -262,6 +262,7 @@ def pilot(data: ReportData, path: Path) -> Path:
     rows = list(reversed(data.pilot))
     fig, ax = plt.subplots(figsize=(7.0, 0.4 * len(rows) + 1.2))
     _bars(ax, rows, [f"{r['dimension']} ({r['verdict']})" for r in rows])
+    ax.set_xlabel("alpha", fontsize=8)
     ax.set_title("Pilot ranking: alpha per dimension, 95% bootstrap CI")
     return _save(fig, path)
 
