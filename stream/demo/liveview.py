@@ -10,6 +10,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from stream.flags import wording
 from stream.io.observe import Observed
 
 BLOCKS = "▁▂▃▄▅▆▇█"
@@ -69,15 +70,14 @@ def flags_panel(observed: Observed) -> Panel:
         return Panel("no open flags", title="open flags", title_align="left")
     lines = []
     for flag in flags[:4]:
-        where = f"{flag['dimension']} [{flag['slice']}] window {flag['window_start'][11:16]}"
+        size = wording.window_label(flag.get("window_size_s"))
+        where = f"{flag['dimension']} [{flag['slice']}] {size} window from {flag['window_start'][11:16]}"
         ci = f"[{_num(flag['ci_low'], 2)}, {_num(flag['ci_high'], 2)}]"
-        lines.append(Text(f"{where}: alpha {_num(flag['alpha'])} {ci} "
-                          f"vs {flag['threshold']}; {flag['reason']}", style="red"))
-        who = ", ".join(f"{a['annotator_id']} ({float(a['share_of_disagreement']):.0%} of D_o)"
-                        for a in flag.get("top_annotators", [])[:3])
-        pairs = ", ".join(f"{c['values']} ({float(c['share_of_pairs']):.0%})"
-                          for c in flag.get("confused_values", [])[:3])
-        lines.append(Text(f"   most disagreeing: {who or '-'}; most confused values: {pairs or '-'}"))
+        lines.append(Text(f"{where}: alpha {_num(flag['alpha'])} {ci} vs {flag['threshold']}; "
+                          f"{wording.reason_in_words(flag)}", style="red"))
+        lines.append(Text(f"   most disagreeing: {wording.disagreeing_in_words(flag)}; "
+                          f"answers mixed up: {wording.confused_in_words(flag)}"))
+    lines.append(Text(wording.GLOSSARY, style="dim"))
     more = f" ({len(flags)} open, 4 shown: slice all first)" if len(flags) > 4 else f" ({len(flags)})"
     return Panel(Group(*lines), title="open flags" + more, title_align="left")
 

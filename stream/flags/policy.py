@@ -146,16 +146,24 @@ def confused_values(o: np.ndarray, scale: list[Any], top: int = 3) -> list[dict[
             for v, i, j in cells[:top] if v > 0]
 
 
-def top_annotators(disagreement: dict[str, list[float]], top: int = 5, min_pairs: float = 10.0
+def top_annotators(disagreement: dict[str, list[float]], top: int = 5, prior_pairs: float = 10.0
                    ) -> list[dict[str, Any]]:
     """Annotators ranked by mean disagreement per pair (share of D_o alongside).
 
     `disagreement` maps annotator -> [sum of d over their pairs, number of their pairs]; the mean
-    ranks a careless annotator first even when a prolific careful one owns a bigger share.
+    ranks a careless annotator first even when a prolific careful one owns a bigger share. Each
+    mean is ranked shrunk toward the window's mean by `prior_pairs` pseudo-pairs, so one unlucky
+    pair does not top the list. A floor on pairs instead named no one in a window flagged at its
+    first look: its minimum sample spreads a few pairs over each annotator.
     """
     total = sum(s for s, _ in disagreement.values())
-    rows = [(s / p, s, p, a) for a, (s, p) in disagreement.items() if p >= min_pairs]
+    n_pairs = sum(p for _, p in disagreement.values())
+    if n_pairs <= 0:
+        return []
+    overall = total / n_pairs
+    rows = [((s + prior_pairs * overall) / (p + prior_pairs), s / p, s, p, a)
+            for a, (s, p) in disagreement.items() if p > 0]
     rows.sort(reverse=True)
     return [{"annotator_id": a, "mean_disagreement": round(mean, 4),
              "share_of_disagreement": round(s / total, 4) if total else 0.0, "pairs": round(p, 2)}
-            for mean, s, p, a in rows[:top]]
+            for _, mean, s, p, a in rows[:top]]

@@ -14,9 +14,17 @@ from stream.core.validate import elements
 from stream.io.kafka import bootstrap_servers, start
 from stream.io.security import aiokafka_auth
 from stream.settings import Settings
-from stream.topics import AGREEMENT, ANNOTATIONS, ANNOTATOR_STATUS, BATCHES, FLAGS, MANIFESTS
+from stream.topics import (
+    AGREEMENT,
+    ANNOTATIONS,
+    ANNOTATOR_STATUS,
+    BATCHES,
+    FLAGS,
+    MANIFESTS,
+    MODEL_RANKINGS,
+)
 
-OUTPUTS = (AGREEMENT, FLAGS, ANNOTATOR_STATUS, BATCHES, MANIFESTS)
+OUTPUTS = (AGREEMENT, FLAGS, ANNOTATOR_STATUS, BATCHES, MANIFESTS, MODEL_RANKINGS)
 
 
 def window_key(record: dict[str, Any]) -> tuple[str, str, int, str]:
@@ -35,6 +43,7 @@ class Observed:
     batch_ids: set[str] = field(default_factory=set)
     manifests: dict[str, dict[str, Any]] = field(default_factory=dict)
     annotations: list[bytes] = field(default_factory=list)
+    rankings: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (modality, dimension)
 
     def apply(self, topic: str, value: bytes | None) -> None:
         """One record of one of the topics (by unprefixed name); malformed records are skipped."""
@@ -76,6 +85,10 @@ class Observed:
         stored = self.manifests.get(record["batch_id"])
         if stored is None or int(record.get("revision", 1)) >= int(stored.get("revision", 1)):
             self.manifests[record["batch_id"]] = record
+
+    def _model_rankings(self, record: dict[str, Any]) -> None:
+        """A leaderboard refit: the newest per modality and dimension replaces the one before."""
+        self.rankings[(str(record["modality"]), str(record["dimension"]))] = record
 
     def open_flags(self) -> list[dict[str, Any]]:
         """agreement_low flags that no agreement_recovered has cleared, oldest first."""

@@ -37,15 +37,24 @@ def peer_shares(events: Iterable[Mapping[str, Any]], settings: Settings) -> dict
 
 
 def offline_gold(events: Sequence[Mapping[str, Any]], key_rows: list[dict[str, Any]],
-                 settings: Settings) -> dict[str, tuple[float | None, str | None]]:
-    """Gold agreement (mean over dimensions) and final state per annotator, replayed as the stream does."""
+                 settings: Settings) -> dict[str, tuple[dict[str, float | None], str | None]]:
+    """Gold agreement per dimension and final state per annotator, replayed as the stream does."""
     key = compile_key(key_rows, settings)
     result = replay(events, key, settings)
-    out: dict[str, tuple[float | None, str | None]] = {}
+    out: dict[str, tuple[dict[str, float | None], str | None]] = {}
     for annotator, agreements in result.final_agreements(key).items():
         state = result.annotators[annotator].qual.get()
-        out[annotator] = (_mean(a.value for a in agreements.values()), state)
+        out[annotator] = ({d: a.value for d, a in agreements.items() if a.n}, state)
     return out
+
+
+def gold_fields(by_dimension: Mapping[str, float | None]) -> dict[str, Any]:
+    """Per dimension, the mean, and the lowest dimension: qualification judges each dimension
+    on its own, so a mean can sit at the threshold while one dimension is below it."""
+    known = {d: v for d, v in sorted(by_dimension.items()) if v is not None}
+    lowest = min(known, key=lambda d: (known[d], d)) if known else None
+    return {"gold_by_dimension": known, "gold": _mean(known.values()),
+            "gold_lowest": known[lowest] if lowest else None, "gold_lowest_dimension": lowest}
 
 
 def points(events: Sequence[Mapping[str, Any]], settings: Settings,
@@ -59,9 +68,28 @@ def points(events: Sequence[Mapping[str, Any]], settings: Settings,
     for annotator in sorted(set(peers) | set(gold) | set(status or {})):
         record = (status or {}).get(annotator)
         if record is not None:
-            value, state = _mean(record["gold_agreement"].values()), record["state"]
+            values, state = dict(record.get("gold_agreement") or {}), record.get("state")
         else:
-            value, state = gold.get(annotator, (None, None))
-        rows.append({"annotator_id": annotator, "gold": value, "peer": peers.get(annotator),
+            values, state = gold.get(annotator, ({}, None))
+        rows.append({"annotator_id": annotator, **gold_fields(values), "peer": peers.get(annotator),
                      "state": state or "unknown"})
     return rows
+
+
+def outside_pack(rows: Sequence[Mapping[str, Any]], gold_threshold: float, spread: float = 4.0,
+                 floor: float = 0.02) -> list[str]:
+    """Annotators to name on the scatter: retraining, a dimension below the gold threshold, or
+    gold or peer agreement further than `spread` robust deviations (MAD, at least `floor`) from
+    the median of everyone plotted."""
+    plotted = [r for r in rows if r.get("gold_lowest") is not None and r.get("peer") is not None]
+    far: set[str] = set()
+    for field in ("gold_lowest", "peer"):
+        values = sorted(float(r[field]) for r in plotted)
+        if not values:
+            continue
+        median = values[len(values) // 2]
+        mad = max(floor, sorted(abs(v - median) for v in values)[len(values) // 2])
+        far |= {str(r["annotator_id"]) for r in plotted if abs(float(r[field]) - median) > spread * mad}
+    return sorted(str(r["annotator_id"]) for r in plotted
+                  if r["state"] == "retraining" or float(r["gold_lowest"]) < gold_threshold
+                  or r["annotator_id"] in far)

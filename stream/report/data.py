@@ -13,7 +13,7 @@ class ReportData:
     source: str  # "topics" or "events"
     generated_at: str
     thresholds: dict[str, float]
-    series: dict[str, list[dict[str, Any]]]  # dimension -> windows (slice all, smallest window)
+    series: dict[str, list[dict[str, Any]]]  # dimension -> windows of slice all, every window size
     flags: list[dict[str, Any]]
     coincidence: dict[str, dict[str, Any]]  # dimension -> {"values", "matrix"}
     annotators: list[dict[str, Any]]
@@ -21,3 +21,6 @@ class ReportData:
     pilot: list[dict[str, Any]]
     batches: dict[str, Any] | None
     counts: dict[str, Any] = field(default_factory=dict)
+    gold_threshold: float = 0.85
+    windows: list[int] = field(default_factory=list)  # window sizes (s), smallest first
+    leaderboards: list[dict[str, Any]] = field(default_factory=list)  # model-rankings records

@@ -28,6 +28,12 @@ def _finals(observed: Observed, windows: int) -> bool:
     return len(series) == windows and all(r["final"] for r in series)
 
 
+def _boards(observed: Observed) -> bool:
+    """Every modality's overall leaderboard, fitted on qualified votes."""
+    overall = [r for (_, dim), r in observed.rankings.items() if dim == "overall" and r["votes"] > 0]
+    return len(overall) == 3
+
+
 def test_report_from_topics(kafka_url: str, redis_url: str, tmp_path: Path) -> None:
     env = worker_env(kafka_url, redis_url, tmp_path, ALPHAWATCH_WINDOWS='["1h"]', ALPHAWATCH_GRACE="5m",
                      ALPHAWATCH_GOLD_MIN_ANSWERS="3", ALPHAWATCH_BOOTSTRAP_SAMPLES="300")
@@ -44,6 +50,7 @@ def test_report_from_topics(kafka_url: str, redis_url: str, tmp_path: Path) -> N
         asyncio.run(send_watermark(kafka_url, topic, closing_watermark(lines, settings), settings.partitions))
         wait_until(lambda: _finals(asyncio.run(read_all(settings, False)), 5), 240,
                    "the five windows' final records")
+        wait_until(lambda: _boards(asyncio.run(read_all(settings, False))), 120, "the model leaderboards")
         out = tmp_path / "report"
         result = CliRunner().invoke(cli, ["report", "--out", str(out)], env=env)
         assert result.exit_code == 0, result.output
@@ -58,10 +65,15 @@ def test_report_from_topics(kafka_url: str, redis_url: str, tmp_path: Path) -> N
     assert series[0]["alpha"] > 0.75 and series[-1]["alpha"] < 0.5
     flags = [f for f in data["flags"] if f["kind"] == "agreement_low" and f["slice"] == "all"]
     assert {f["dimension"] for f in flags} >= {"text_alignment"} and all("flag_id" in f for f in flags)
+    assert all(f["top_annotators"] and f["window_size_s"] == 3600 for f in flags)  # attributed, sized
     states = {p["state"] for p in data["annotators"]}
     assert "qualified" in states  # from the annotator-status topic (N = 3 here)
     assert data["coincidence"]["text_alignment"]["alpha"] < data["coincidence"]["motion_quality"]["alpha"]
     html = (out / "report.html").read_text()
     assert ("no batches yet" in html) == (data["batches"] is None)
-    for name in ("alpha_over_time", "coincidence", "annotators", "slices", "pilot"):
+    boards = [b for b in data["leaderboards"] if b["dimension"] == "overall"]
+    assert {b["modality"] for b in boards} == {"t2v", "i2v", "v2v"}  # from the model-rankings topic
+    assert any(m["ci_low"] < m["score"] < m["ci_high"] for b in boards for m in b["models"] if m["score"])
+    assert "<h2>Model leaderboards</h2>" in html and "<th>window size</th>" in html
+    for name in ("alpha_over_time", "coincidence", "annotators", "slices", "pilot", "leaderboards"):
         assert (out / f"{name}.png").stat().st_size > 10_000

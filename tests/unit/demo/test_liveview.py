@@ -22,12 +22,14 @@ def _record(window: str, alpha: float, final: bool = False, dim: str = "text_ali
 
 def _flag(kind: str, flag_id: str, opened: str | None = None) -> bytes:
     return orjson.dumps({"flag_id": flag_id, "kind": kind, "opened_flag_id": opened,
-                         "dimension": "text_alignment", "slice": "all",
-                         "window_start": "2026-11-20T03:00:00+00:00",
+                         "dimension": "text_alignment", "slice": "all", "window_size_s": 86400,
+                         "window_start": "2026-11-20T00:00:00+00:00",
                          "alpha": 0.41, "ci_low": 0.33, "ci_high": 0.49, "threshold": 0.667,
-                         "reason": "P(alpha < 0.667) = 1.000 >= 0.95",
+                         "reason": "P(alpha < 0.667) = 0.9910 >= 0.9696 (look 0) with n = 2086 pairable "
+                                   "values",
                          "raised_at": "2026-12-01T07:00:00+00:00",
-                         "top_annotators": [{"annotator_id": "ann-0003", "share_of_disagreement": 0.12}],
+                         "top_annotators": [{"annotator_id": "ann-0003", "share_of_disagreement": 0.12,
+                                             "mean_disagreement": 2.1, "pairs": 41.0}],
                          "confused_values": [{"values": "4~5", "share_of_pairs": 0.1}]})
 
 
@@ -90,7 +92,12 @@ def _text(o: Observed) -> str:
 def test_live_view_shows_flags_annotators_and_no_batches() -> None:
     text = _text(_observed())
     assert "text_alignment" in text and "FLAG" in text and "0.410" in text
-    assert "most disagreeing: ann-0003 (12% of D_o)" in text and "4~5 (10%)" in text
+    flat = " ".join(text.replace("│", " ").split())  # the panel wraps lines inside its borders
+    assert "text_alignment [all] 24 h window from 00:00" in flat  # a day's window says so
+    assert "99.1% sure agreement is below 0.667 (check 1 of this window needed 97.0%; 2,086 paired " \
+        "answers)" in flat
+    assert "most disagreeing: ann-0003 (12% of the disagreement, 41 clips)" in flat
+    assert "answers mixed up: 4 vs 5 (10% of rater pairs)" in flat and "(Krippendorff's D_o)" in flat
     assert "retraining: ann-0019" in text and "qualified 1" in text
     assert "no batches yet" in text and "71 events/s" in text and "sent 3000/7570" in text
     assert "motion_quality" not in text.split("open flags")[0]  # no records yet: no row

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -16,6 +17,7 @@ from stream.flags.policy import (
     flag_id,
     min_pairable_values,
     rarest_share,
+    top_annotators,
 )
 
 POLICY = Policy(threshold=0.667, confidence=0.95, margin=0.05, n_values=5, min_pairable=81)
@@ -104,3 +106,22 @@ def test_confused_values_and_message() -> None:
     assert header.startswith("t=1000,v1=") and signature("s3cret", body, 1001) != header
     assert verify("s3cret", header, body, now=1200) and not verify("s3cret", header, body, now=1400)
     assert not verify("s3cret", header, body + b" ", now=1000) and not verify("s3cret", "v1=x", body, 1000)
+
+
+def test_a_flag_at_its_first_look_names_the_careless_annotator() -> None:
+    """A window flagged at look 0 holds the minimum sample (96 pairable values: 32 units of 3
+    answers); spread over 20 annotators nobody has 10 pairs, and the flag named no one."""
+    from stream.agreement.attribution import add, contributions, explain_distance
+
+    dist = explain_distance(5, nominal=False)
+    totals: dict[str, list[float]] = {}
+    careful = itertools.cycle([f"ann-{k:02d}" for k in range(19)])
+    for unit in range(32):
+        truth = unit % 5
+        raters = {next(careful): truth, next(careful): min(4, truth + unit % 2)}
+        raters["careless" if unit % 4 == 0 else next(careful)] = 4 - truth if unit % 4 == 0 else truth
+        add(totals, contributions(raters, dist))
+    assert max(p for _, p in totals.values()) < 10  # every annotator under the old 10-pair floor
+    ranked = top_annotators(totals)
+    assert [r["annotator_id"] for r in ranked][:1] == ["careless"] and len(ranked) == 5
+    assert ranked[0]["pairs"] == 8 and ranked[0]["mean_disagreement"] > 2 * ranked[1]["mean_disagreement"]
