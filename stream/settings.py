@@ -168,6 +168,14 @@ class Settings(BaseSettings):
     batch_include_gold: bool = False
     batch_salt: SecretStr = SecretStr("")
 
+    # the Label Studio bridge (`alphawatch bridge label-studio`, stream/bridge/labelstudio/)
+    bridge_host: str = "127.0.0.1"
+    bridge_port: int = Field(6070, ge=1, le=65535)
+    # Label Studio sends it as `Authorization: Bearer <secret>` (a webhook's custom header)
+    bridge_secret: SecretStr = SecretStr("")
+    bridge_mapping: str = "deploy/label-studio/mapping.toml"
+    bridge_max_body_bytes: int = Field(64 * 1024**2, ge=1024)
+
     @field_validator("agents", "dimensions", "windows", "slices", "webhooks", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
