@@ -208,3 +208,31 @@ class BatchMetrics:
                 self.records.labels(kind, emission)
         for reason in EXCLUSION_REASONS:
             self.exclusions.labels(reason)
+
+
+BRIDGE_OUTCOMES = ("produced", "duplicate", "skipped", "dead_lettered")
+
+
+class BridgeMetrics:
+    """The Label Studio bridge: webhook requests by status, annotations by outcome, send time."""
+
+    def __init__(self, registry: CollectorRegistry | None = None):
+        self.registry = r = registry or CollectorRegistry()
+        self.requests = Counter(
+            "alphawatch_bridge_requests", "Webhook requests by action and HTTP status (action 'unreadable' "
+            "when the body is not a webhook)", ["action", "status"], registry=r,
+        )
+        self.annotations = Counter(
+            "alphawatch_bridge_annotations", "Annotations in webhooks by outcome (produced, duplicate = a "
+            "redelivery, skipped = cancelled in Label Studio, dead_lettered)", ["outcome"], registry=r,
+        )
+        self.dead_letters = Counter(
+            "alphawatch_bridge_dead_letters", "Annotations sent to the DLQ, by reason", ["reason"],
+            registry=r,
+        )
+        self.send_seconds = Histogram(
+            "alphawatch_bridge_send_seconds", "Time from a webhook's arrival to its events acknowledged",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5), registry=r,
+        )
+        for outcome in BRIDGE_OUTCOMES:
+            self.annotations.labels(outcome)

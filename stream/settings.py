@@ -274,6 +274,19 @@ class Settings(BaseSettings):
     """key of the HMAC-SHA256 that hashes annotator ids in records; empty: a random salt made once per
     deployment and kept in Redis (`<app_id>:batch-salt`; lost with Redis's data, after which hashes change)"""
 
+    # the Label Studio bridge (`alphawatch bridge label-studio`, stream/bridge/labelstudio/)
+    bridge_host: str = "127.0.0.1"
+    """address the Label Studio bridge listens on"""
+    bridge_port: int = Field(6070, ge=1, le=65535)
+    """the bridge's port"""
+    bridge_secret: SecretStr = SecretStr("")
+    """shared secret Label Studio sends as `Authorization: Bearer <secret>` (a webhook's custom
+    header); required by the bridge"""
+    bridge_mapping: str = "deploy/label-studio/mapping.toml"
+    """the bridge's mapping file (see [Label Studio](label-studio.md); `--mapping` overrides)"""
+    bridge_max_body_bytes: int = Field(64 * 1024**2, ge=1024)
+    """largest webhook body the bridge accepts"""
+
     @field_validator("agents", "dimensions", "windows", "slices", "webhooks", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:

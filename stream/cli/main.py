@@ -1,4 +1,4 @@
-"""The `alphawatch` command: worker, embedded services, pilot alpha, campaigns, status, export, gold."""
+"""The `alphawatch` command: worker, embedded services, pilot alpha, campaigns, status, gold, bridges."""
 
 from __future__ import annotations
 
@@ -299,6 +299,17 @@ def gold_load(file: Path) -> None:
         raise typer.Exit(1) from None
     deleted = sum(row.deleted for row in rows)
     console.print(f"published {count} gold key rows ({deleted} deletions) to {settings.topic('gold-items')}")
+
+
+def _add_bridges() -> None:
+    """`alphawatch bridge ...` and `alphawatch import ...` (stream/cli/bridge.py)."""
+    from stream.cli.bridge import bridge_cli, import_cli
+
+    cli.add_typer(bridge_cli, name="bridge")
+    cli.add_typer(import_cli, name="import")
+
+
+_add_bridges()
 
 
 @cli.callback()

@@ -54,6 +54,11 @@ class RedisKeys:
         """STRING: the deployment's random batch salt, when ALPHAWATCH_BATCH_SALT is not set."""
         return f"{self.prefix}batch-salt"
 
+    def bridge_annotation(self, source: str, annotation_id: int) -> str:
+        """HASH of one bridged annotation (a Label Studio server is a `source`): its current event,
+        unit and annotator, and when it was deleted; deletions carry only the annotation's id."""
+        return f"{self.prefix}bridge:{source}:annotation:{annotation_id}"
+
     def flag_cooldown(self, key: str) -> str:
         return f"{self.prefix}flag:cooldown:{key}"
 

@@ -42,9 +42,14 @@ def test_compose_has_no_default_secrets() -> None:
         assert not re.search(rf"\$\{{\w*{name}:-", text), f"a default for a {name}"
 
 
+def _env(svc: dict[str, Any]) -> dict[str, str]:
+    return {k: _interpolate(v) for k, v in svc["environment"].items()}
+
+
 def _workers() -> dict[str, dict[str, str]]:
-    return {name: {k: _interpolate(v) for k, v in svc["environment"].items()}
-            for name, svc in _compose().items() if svc.get("image", "").startswith("alphawatch")}
+    """The worker services: the alphawatch image with its default command (`worker`)."""
+    return {name: _env(svc) for name, svc in _compose().items()
+            if svc.get("image", "").startswith("alphawatch") and "command" not in svc}
 
 
 def _k8s_env() -> dict[str, str]:
@@ -164,3 +169,35 @@ def test_k8s_network_policy_covers_the_workers_web_port() -> None:
     (rule,) = policy["spec"]["ingress"]
     assert rule["ports"] == [{"port": "web", "protocol": "TCP"}]
     assert pod["spec"]["containers"][0]["ports"][0]["name"] == "web"
+
+
+def test_the_label_studio_bridge_runs_beside_the_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    bridge = _compose()["label-studio-bridge"]
+    settings = _settings_from(_env(bridge), monkeypatch)
+    assert bridge["command"][:2] == ["bridge", "label-studio"]
+    assert bridge["ports"] == [f"{settings.bridge_port}:{settings.bridge_port}"]
+    assert settings.bridge_secret.get_secret_value() and settings.bridge_host == "0.0.0.0"
+    mapping = bridge["command"][bridge["command"].index("--mapping") + 1]
+    source, target = bridge["volumes"][0].split(":")[:2]
+    assert (DEPLOY / source / Path(mapping).name).is_file() and mapping.startswith(target + "/")
+    assert f"127.0.0.1:{settings.bridge_port}/healthz" in " ".join(bridge["healthcheck"]["test"])
+    jobs = _load(DEPLOY / "prometheus" / "prometheus.yml")["scrape_configs"]
+    targets = [j["static_configs"][0]["targets"] for j in jobs]
+    assert [f"label-studio-bridge:{settings.bridge_port}"] in targets
+
+
+def test_k8s_bridge_ports_probes_and_mapping_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    deployment, service = yaml.safe_load_all((DEPLOY / "k8s" / "label-studio-bridge.yaml").read_text())
+    pod = deployment["spec"]["template"]
+    container = pod["spec"]["containers"][0]
+    env = {**_k8s_env(), **{e["name"]: e["value"] for e in container["env"]}}
+    settings = _settings_from(env, monkeypatch)
+    assert container["ports"] == [{"name": "webhook", "containerPort": settings.bridge_port}]
+    assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(settings.bridge_port)
+    assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "webhook"}
+    assert service["spec"]["ports"][0]["targetPort"] == "webhook"
+    assert deployment["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
+    mapping = container["args"][container["args"].index("--mapping") + 1]
+    assert f"COPY deploy/label-studio {Path(mapping).parent}" in (DEPLOY / "Dockerfile").read_text()
+    assert "!deploy/label-studio" in (DEPLOY / "Dockerfile.dockerignore").read_text()
+    assert settings.bridge_secret.get_secret_value()

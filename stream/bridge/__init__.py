@@ -1,0 +1,1 @@
+"""Bridges from annotation tools into the `annotations` topic."""

@@ -1,0 +1,1 @@
+"""Label Studio: webhook receiver and export import, through one mapping."""
