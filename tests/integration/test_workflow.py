@@ -13,7 +13,6 @@ from typing import Any
 import orjson
 import pytest
 
-from stream.ops.embedded import free_port
 from stream.ops.procs import die_with_parent
 from tests.integration.helpers import Worker, read_topic, wait_until, worker_env
 
@@ -43,17 +42,20 @@ def test_the_documented_workflow_with_defaults(tmp_path: Path) -> None:
     try:
         text = wait_until(lambda: "ALPHAWATCH_REDIS_URL=" in log.read_text() and log.read_text(), 60, "URLs")
         urls = dict(re.findall(r"^(ALPHAWATCH_\w+_URL)=(\S+)$", text, flags=re.MULTILINE))
-        env = worker_env(urls["ALPHAWATCH_BROKER_URL"], urls["ALPHAWATCH_REDIS_URL"], tmp_path,
-                         ALPHAWATCH_WEB_PORT=str(free_port()))
+        env = worker_env(urls["ALPHAWATCH_BROKER_URL"], urls["ALPHAWATCH_REDIS_URL"], tmp_path)
         sim = _cli(env, "simulate", "--clips", "1000", "--annotators", "10", "--out", str(tmp_path / "sim"))
         print(sim.stdout, sim.stderr)
         worker = Worker(env, tmp_path / "worker.log").start()
+        env["ALPHAWATCH_WEB_PORT"] = str(worker.port)  # the helper picks a free one: status reads it
         print(_cli(env, "gold", "load", str(tmp_path / "sim" / "gold-key.jsonl")).stderr)
         replay = _cli(env, "replay", str(tmp_path / "sim" / "events.jsonl"), "--speed", "600",
                       "--close-windows", "--wait", "240")
         print(replay.stderr[-1500:])
         prefix = env["ALPHAWATCH_TOPIC_PREFIX"]
         print(_cli(env, "status").stderr)
+        status = orjson.loads(_cli(env, "status", "--json").stdout)
+        assert status["caught_up"] and all(t["last_committed_at"] for t in status["topics"] if t["records"])
+        assert status["watermark"] >= "2026-11-23T00:10:00+00:00", status  # the replay's closing watermark
 
         broker = env["ALPHAWATCH_BROKER_URL"]
         states = _newest(read_topic(broker, f"{prefix}annotator-status"), "annotator_id")
