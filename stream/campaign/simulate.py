@@ -53,6 +53,11 @@ class Campaign:
     # rest of the campaign is the same with or without them; the key comes from gold_key()
     gold_share: float = 0.0
     n_gold_items: int = 200
+    # onboarding: before the campaign each annotator answers this many distinct gold items (a vendor's
+    # qualification test), one every `onboarding_spacing_s`, so they can qualify before production
+    # work starts instead of after ALPHAWATCH_GOLD_MIN_ANSWERS gold tasks seeded at `gold_share`
+    onboarding_gold: int = 0
+    onboarding_spacing_s: float = 60.0
     # scenario drift: the `drifting` annotators just before the careless ones add `drift_bias` to
     # their `drift_dimension` scores (clipped to the scale) from unit `drift_from` on
     drifting: int = 0
@@ -114,6 +119,7 @@ def _generate(c: Campaign) -> Iterator[dict[str, Any]]:
     benched = _weights(c, careless, True)
     gold, grng = _gold_truth(c), np.random.default_rng([c.seed, 1])
     drifting = set(_drifting(c))
+    yield from _onboarding(c, gold, noise, careless, drifting)
     for unit in range(c.n_clips):
         t0 = c.start + timedelta(seconds=unit * c.seconds_per_unit)
         late = c.careless_until is not None and unit >= c.careless_until
@@ -138,6 +144,23 @@ def _generate(c: Campaign) -> Iterator[dict[str, Any]]:
                 # gold items are picked clear-cut, so an ambiguous guideline shows between peers,
                 # not against the key: gold answers get the annotator's own noise only
                 yield _gold_answer(c, grng, gold, a, ts, noise[a], sloppy, bias)
+
+
+def _onboarding(c: Campaign, gold: list[tuple[bool, np.ndarray]], noise: np.ndarray, careless: set[int],
+                drifting: set[int]) -> Iterator[dict[str, Any]]:
+    """The qualification test before the campaign: every annotator answers `onboarding_gold` distinct
+    gold items (its own random stream: the campaign after it is the same with or without it)."""
+    if c.onboarding_gold <= 0:
+        return
+    rng = np.random.default_rng([c.seed, 4])
+    n = c.onboarding_gold
+    items = [rng.choice(len(gold), size=n, replace=n > len(gold)) for _ in range(c.n_annotators)]
+    for j in range(n):
+        ts = c.start - timedelta(seconds=(n - j) * c.onboarding_spacing_s)
+        for a in range(c.n_annotators):
+            sloppy = a in careless and c.careless_from == 0
+            bias = _bias(c, 0) if a in drifting else 0.0
+            yield _gold_answer(c, rng, gold, a, ts, noise[a], sloppy, bias, int(items[a][j]))
 
 
 def _weights(c: Campaign, careless: set[int], benched: bool) -> np.ndarray:
@@ -200,9 +223,11 @@ def ground_truth(c: Campaign) -> dict[str, Any]:
 
 
 def _gold_answer(c: Campaign, rng: np.random.Generator, gold: list[tuple[bool, np.ndarray]], a: int,
-                 ts: datetime, noise: np.ndarray, careless: bool, bias: np.ndarray | float) -> dict[str, Any]:
-    """Annotator `a` answers a random gold item, with the same noise (and drift) as elsewhere."""
-    item = int(rng.integers(len(gold)))
+                 ts: datetime, noise: np.ndarray, careless: bool, bias: np.ndarray | float,
+                 item: int | None = None) -> dict[str, Any]:
+    """Annotator `a` answers gold item `item` (default: a random one), with the same noise (and drift)
+    as elsewhere."""
+    item = int(rng.integers(len(gold))) if item is None else item
     pairwise, truth = gold[item]
     base = _base(c, rng, a, ts + timedelta(milliseconds=1), {})
     meta = {"source_category": CATEGORIES[item % 3], "modality": MODALITIES[item % 3],

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from stream.io.produce import ProduceStats, Schedule, count_lines, send_file
+from stream.io.produce import ProduceStats, Schedule, count_lines, last_batch_closed_by, send_file
 from stream.settings import Settings
 from stream.topics import ANNOTATIONS
 
@@ -37,7 +37,8 @@ def publish(settings: Settings, path: Path, topic: str | None, schedule: Schedul
                                             per_record))
     console.print(f"sent {stats.sent}, failed {stats.failed}, {stats.seconds:.1f}s")
     if mark:
-        console.print(f"sent watermark {mark}")
+        console.print(f"sent watermark {mark}: every window ends before it, so does batch "
+                      f"{last_batch_closed_by(mark, settings)} (and every earlier batch)", highlight=False)
     return stats
 
 

@@ -7,7 +7,7 @@ import gc
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -15,6 +15,23 @@ from rich.markup import escape
 
 from stream.settings import ConfigError, Settings, parse_duration
 
+
+def _flags_show_no_type() -> None:
+    """typer's rich help prints `<bool>` after every flag (`--ci <bool>`, `--help <bool>`) as if it
+    took a value; a flag takes none, so its type column stays empty (options keep `<int>`, ...)."""
+    from typer.core import TyperOption
+
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None:  # typer before 0.2x printed no type for flags
+        return
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_bool_flag else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_show_no_type()
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console(stderr=True)
 
@@ -62,14 +79,29 @@ def worker() -> None:
 
 @cli.command()
 def embedded(
-    kafka_port: Annotated[int, typer.Option(help="0 picks a free port")] = 9092,
-    redis_port: Annotated[int, typer.Option(help="0 picks a free port")] = 6380,
+    kafka_port: Annotated[int | None, typer.Option(
+        help="default: the port of ALPHAWATCH_BROKER_URL (9092); 0 picks a free port")] = None,
+    redis_port: Annotated[int | None, typer.Option(
+        help="default: the port of ALPHAWATCH_REDIS_URL (6379); 0 picks a free port")] = None,
 ) -> None:
-    """Start the embedded Kafka-protocol broker (Tansu) and a private Redis; print their URLs."""
-    from stream.ops.embedded import start_redis, start_tansu
+    """Start the embedded Kafka-protocol broker (Tansu) and a private Redis where the settings point
+    (refused if something listens there); print their URLs."""
+    from stream.ops.embedded import PortInUse, port_of, start_redis, start_tansu
 
-    kafka = start_tansu(port=kafka_port or None)
-    redis = start_redis(port=redis_port or None)
+    settings = load_settings()
+    # the defaults are the settings' own ports, so a shell without ALPHAWATCH_* variables reaches
+    # these services and never someone else's Redis on the default port
+    kafka_port = port_of(settings.broker_url, 9092) if kafka_port is None else kafka_port
+    redis_port = port_of(settings.redis_url, 6379) if redis_port is None else redis_port
+    try:
+        kafka = start_tansu(port=kafka_port or None)
+    except PortInUse as exc:
+        raise busy(exc, "--kafka-port") from None
+    try:
+        redis = start_redis(port=redis_port or None)
+    except PortInUse as exc:
+        kafka.stop()
+        raise busy(exc, "--redis-port") from None
     print(f"ALPHAWATCH_BROKER_URL={kafka.url}")
     print(f"ALPHAWATCH_REDIS_URL={redis.url}", flush=True)
     try:
@@ -80,6 +112,12 @@ def embedded(
     finally:
         redis.stop()
         kafka.stop()
+
+
+def busy(exc: OSError, option: str) -> typer.Exit:
+    console.print(f"[red]error[/] {escape(str(exc))}.\nStop it, or pass {option} 0 (a free port) and "
+                  "export the URL this command prints.", highlight=False, soft_wrap=True)
+    return typer.Exit(1)
 
 
 @cli.command()
@@ -124,6 +162,9 @@ def simulate(
     clips: int = 3000, annotators: int = 30, seed: int = 7,
     gold_share: Annotated[float, typer.Option(help="share of tasks that are gold items")] = 0.05,
     careless: Annotated[int | None, typer.Option(help="careless annotators (overrides the scenario)")] = None,
+    onboarding: Annotated[int | None, typer.Option(
+        min=0, help="gold items each annotator answers before the campaign, a qualification test "
+        "(default: ALPHAWATCH_GOLD_MIN_ANSWERS, so annotators can qualify before production work)")] = None,
     kafka: Annotated[bool, typer.Option(help="load the gold key and produce the events to Kafka")] = False,
     rate: Annotated[float | None, typer.Option(help="with --kafka: events per second")] = None,
 ) -> None:
@@ -132,12 +173,13 @@ def simulate(
 
     if out is None and not kafka:
         raise typer.BadParameter("give --out, --kafka or both")
-    knobs = {"clips": clips, "annotators": annotators, "seed": seed, "gold_share": gold_share}
+    settings = load_settings()
+    knobs = {"clips": clips, "annotators": annotators, "seed": seed, "gold_share": gold_share,
+             "onboarding_gold": settings.gold_min_answers if onboarding is None else onboarding}
     if careless is not None:
         knobs["careless"] = careless
     try:
-        cli_tools.simulate(load_settings(), scenario, out, kafka, rate, console,
-                           **knobs)
+        cli_tools.simulate(settings, scenario, out, kafka, rate, console, **knobs)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
 
@@ -227,6 +269,30 @@ def status(
     settings = load_settings()
     wait_for_workers(settings, wait)
     cli_status.show(settings, console, as_json)
+
+
+def stdout_console() -> Console:
+    """Tables for the terminal; piped output keeps whole cells rather than the 80 columns Rich assumes."""
+    return Console(width=None if sys.stdout.isatty() else 160)
+
+
+@cli.command()
+def batches(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
+    """RLHF batches in rlhf-batches: id, open or closed (manifest out), records, answers included."""
+    from stream.cli.inventory import show_batches
+
+    show_batches(load_settings(), stdout_console(), as_json)
+
+
+@cli.command()
+def dlq(
+    limit: Annotated[int, typer.Option(min=1, help="how many of the newest dead letters")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """The newest dead letters in annotations-dlq: time, reason, detail, origin, payload excerpt."""
+    from stream.cli.inventory import show_dlq
+
+    show_dlq(load_settings(), stdout_console(), limit, as_json)
 
 
 @cli.command()

@@ -41,9 +41,11 @@ class Observed:
     transitions: list[dict[str, Any]] = field(default_factory=list)
     batch_records: set[str] = field(default_factory=set)  # record ids (versions of one count once)
     batch_ids: set[str] = field(default_factory=set)
+    records_by_batch: dict[str, set[str]] = field(default_factory=dict)  # batch id -> record ids
     manifests: dict[str, dict[str, Any]] = field(default_factory=dict)
     annotations: list[bytes] = field(default_factory=list)
     rankings: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (modality, dimension)
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
 
     def apply(self, topic: str, value: bytes | None) -> None:
         """One record of one of the topics (by unprefixed name); malformed records are skipped."""
@@ -79,6 +81,7 @@ class Observed:
     def _rlhf_batches(self, record: dict[str, Any]) -> None:
         self.batch_records.add(str(record["record_id"]))
         self.batch_ids.add(str(record["batch_id"]))
+        self.records_by_batch.setdefault(str(record["batch_id"]), set()).add(str(record["record_id"]))
 
     def _rlhf_batch_manifests(self, record: dict[str, Any]) -> None:
         """A closed batch; a later revision of the same batch replaces the earlier manifest."""
@@ -89,6 +92,9 @@ class Observed:
     def _model_rankings(self, record: dict[str, Any]) -> None:
         """A leaderboard refit: the newest per modality and dimension replaces the one before."""
         self.rankings[(str(record["modality"]), str(record["dimension"]))] = record
+
+    def _annotations_dlq(self, record: dict[str, Any]) -> None:
+        self.dead_letters.append(record)
 
     def open_flags(self) -> list[dict[str, Any]]:
         """agreement_low flags that no agreement_recovered has cleared, oldest first."""
@@ -177,7 +183,12 @@ async def follow(settings: Settings, observed: Observed, stop: asyncio.Event) ->
 async def read_all(settings: Settings, with_annotations: bool = True, timeout_s: float = 120.0) -> Observed:
     """Everything currently in the output topics (and the annotations topic, for the report's
     coincidence matrices), read up to the end offsets seen at the start."""
-    names = (*OUTPUTS, ANNOTATIONS) if with_annotations else OUTPUTS
+    return await read_topics(settings, (*OUTPUTS, ANNOTATIONS) if with_annotations else OUTPUTS, timeout_s)
+
+
+async def read_topics(settings: Settings, names: tuple[str, ...], timeout_s: float = 120.0) -> Observed:
+    """Everything currently in the topics `names` (unprefixed), read up to the end offsets seen at
+    the start."""
     reader, observed = Reader(settings, names), Observed()
     await start(reader.consumer)
     try:

@@ -15,6 +15,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
+from stream.batches.rules import BatchClock
 from stream.io.kafka import bootstrap_servers, start
 from stream.settings import Settings
 
@@ -188,15 +189,30 @@ async def send_watermark(broker_url: str, topic: str, watermark: str, partitions
         await producer.stop()
 
 
-def closing_watermark(lines: Iterable[bytes], settings: Settings) -> str:
-    """A watermark after which every window holding these events is final."""
+def closing_watermark(lines: Iterable[bytes], settings: Settings, batches: bool = False,
+                      now: float | None = None) -> str:
+    """A watermark after which every window holding these events is final; with `batches`, also past
+    the end (+ grace) of the newest event's batch, so that batch closes, when that time has passed
+    on the wall clock (`now`): the worker refuses a watermark ahead of it (ALPHAWATCH_MAX_CLOCK_SKEW)."""
     newest = 0.0
     for raw in lines:
         with contextlib.suppress(Exception):
             stamp = orjson.loads(raw)["submitted_at"]
             newest = max(newest, datetime.fromisoformat(stamp).timestamp())
     mark = newest + max(settings.window_seconds) + settings.grace_s
+    if batches:
+        clock = BatchClock(settings.batch_length_s, settings.grace_s)
+        closes = clock.closes_at(clock.start_of(newest))
+        if closes <= (time.time() if now is None else now):
+            mark = max(mark, closes)
     return datetime.fromtimestamp(mark, tz=UTC).isoformat()
+
+
+def last_batch_closed_by(mark: str, settings: Settings) -> str:
+    """Id of the newest batch a watermark closes (the batch stage's rule: end + grace passed)."""
+    clock = BatchClock(settings.batch_length_s, settings.grace_s)
+    return clock.batch_id(clock.start_of(datetime.fromisoformat(mark).timestamp() - clock.length_s
+                                         - clock.grace_s))
 
 
 def count_lines(path: Path) -> int:
@@ -209,7 +225,8 @@ async def send_file(settings: Settings, path: Path, topic: str, schedule: Schedu
                     close_windows: bool = False, progress: Callable[[int], None] | None = None,
                     per_record: int = PER_RECORD) -> tuple[ProduceStats, str | None]:
     """Publish a JSONL file paced by `schedule`; with `close_windows`, then a watermark past every
-    window of the file (returned), so every window emits its final."""
+    window of the file and its last batch (returned), so every window emits its final and the
+    batch closes (see closing_watermark)."""
     from stream.agreement.offline import read_lines
     from stream.io.security import aiokafka_auth
 
@@ -218,6 +235,6 @@ async def send_file(settings: Settings, path: Path, topic: str, schedule: Schedu
                           progress=progress, per_record=per_record)
     if not close_windows:
         return stats, None
-    mark = closing_watermark(read_lines(path), settings)
+    mark = closing_watermark(read_lines(path), settings, batches=True)
     await send_watermark(settings.broker_url, topic, mark, settings.partitions, auth=auth)
     return stats, mark

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from stream.ops.procs import die_with_parent
 
@@ -43,6 +44,28 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+class PortInUse(OSError):
+    """Something already listens where an embedded service was to start."""
+
+
+def check_free(host: str, port: int, what: str) -> None:
+    """Refuse a port another server listens on: waiting for it to answer would take that server for
+    ours (the user's own Redis on 6379, say) and silently write there."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT leftovers are fine
+        try:
+            sock.bind((host, port))
+        except OSError:
+            raise PortInUse(f"{host}:{port} is in use: another {what} (or another program) listens "
+                            "there") from None
+
+
+def port_of(url: str, default: int) -> int:
+    """The port of the first server in a kafka:// or redis:// URL."""
+    first = url.split(",")[0]
+    return urlsplit(first if "://" in first else f"tcp://{first}").port or default
 
 
 def wait_for_port(host: str, port: int, timeout: float = 20.0) -> None:
@@ -82,12 +105,14 @@ def start_tansu(host: str = "127.0.0.1", port: int | None = None, log: Path | No
     out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - lives as long as the broker
     proc = _serve([tansu_binary(), "broker", "--listener-url", url, "--advertised-listener-url", advertised,
                    "--storage-engine", "memory://tansu/", "--cluster-id", f"alphawatch-{port}"],
-                  host, port, out, new_session)
+                  host, port, out, new_session, "Kafka broker")
     return Service("kafka", f"kafka://{host}:{port}", "embedded", [proc])
 
 
-def _serve(command: list[str], host: str, port: int, out: Any, new_session: bool) -> subprocess.Popen[bytes]:
+def _serve(command: list[str], host: str, port: int, out: Any, new_session: bool,
+           what: str) -> subprocess.Popen[bytes]:
     """Start a server process and wait until it listens; killed again if it never does."""
+    check_free(host, port, what)
     proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=new_session,
                             preexec_fn=die_with_parent)
     try:
@@ -116,7 +141,7 @@ def start_redis(host: str = "127.0.0.1", port: int | None = None, new_session: b
     workdir = persist_dir or tempfile.mkdtemp(prefix="alphawatch-redis-")
     proc = _serve([redis_binary(), "--bind", host, "--port", str(port), "--save", "",
                    "--appendonly", "yes" if persist_dir else "no", "--dir", workdir,
-                   "--protected-mode", "no"], host, port, subprocess.DEVNULL, new_session)
+                   "--protected-mode", "no"], host, port, subprocess.DEVNULL, new_session, "Redis")
     return Service("redis", f"redis://{host}:{port}/0", "embedded", [proc])
 
 

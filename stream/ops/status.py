@@ -40,6 +40,7 @@ class TopicStatus:
     stages: tuple[str, ...]
     end: int
     committed: int
+    last_at: float | None = None  # Kafka timestamp (producer's clock) of the newest committed record
 
     @property
     def lag(self) -> int:
@@ -76,9 +77,53 @@ async def _rows(settings: Settings, reader: AIOKafkaConsumer, group: AIOKafkaCon
     reported = await reader.end_offsets(tps)
     ends = await probe(reader, reported, [tp for tp in tps if reported[tp] > 0])
     committed = {tp: await group.committed(tp) or 0 for tp in tps}
+    last = await committed_times(reader, committed)
     return [TopicStatus(topic, stages, sum(ends[tp] for tp in tps if tp.topic == topic),
-                        sum(committed[tp] for tp in tps if tp.topic == topic))
+                        sum(committed[tp] for tp in tps if tp.topic == topic),
+                        max((at for tp, at in last.items() if tp.topic == topic), default=None))
             for topic, stages in inputs.items()]
+
+
+async def committed_times(reader: AIOKafkaConsumer, committed: dict[TopicPartition, int],
+                          timeout_s: float = 3.0) -> dict[TopicPartition, float]:
+    """Per partition, the Kafka timestamp of the last record the group committed (one fetch each):
+    when the newest record a stage has handled was produced."""
+    wanted = {tp: offset - 1 for tp, offset in committed.items() if offset > 0}
+    if not wanted:
+        return {}
+    reader.assign(sorted(wanted))
+    for tp, offset in wanted.items():
+        reader.seek(tp, offset)
+    found: dict[TopicPartition, float] = {}
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while len(found) < len(wanted) and asyncio.get_running_loop().time() < deadline:
+        missing = [tp for tp in wanted if tp not in found]
+        batch = await reader.getmany(*missing, timeout_ms=300, max_records=50)
+        for tp, messages in batch.items():
+            # an offset gone to compaction yields a later record: only committed ones count
+            taken = [m.timestamp for m in messages if m.offset <= wanted[tp]]
+            if taken and tp not in found:
+                found[tp] = max(taken) / 1000
+    return found
+
+
+def worker_watermark(settings: Settings, timeout_s: float = 2.0) -> float | None:
+    """The event-time watermark of the worker serving these settings' web port (/metrics, units
+    stage): the oldest over its partitions, the event time up to which all of its input is in.
+    None when no worker answers there or it has no watermark yet."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    host = "127.0.0.1" if settings.web_host in ("0.0.0.0", "::") else settings.web_host
+    try:
+        with urllib.request.urlopen(f"http://{host}:{settings.web_port}/metrics", timeout=timeout_s) as resp:
+            text = resp.read().decode()
+    except (OSError, ValueError):
+        return None
+    marks = [sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+             if sample.name == "alphawatch_watermark_seconds" and sample.value > 0]
+    return min(marks) if marks else None
 
 
 async def wait_caught_up(settings: Settings, timeout_s: float, every_s: float = 2.0,

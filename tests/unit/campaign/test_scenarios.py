@@ -14,6 +14,7 @@ import pytest
 from stream.agreement.offline import collect, matrices
 from stream.campaign.scenarios import SCENARIOS, scenario, write
 from stream.campaign.simulate import generate, gold_key
+from stream.report.annotators import offline_gold
 from stream.settings import Settings
 
 SETTINGS = Settings()
@@ -168,3 +169,21 @@ def test_every_scenario_validates_and_unknown_names_are_refused() -> None:
             assert not isinstance(validator(orjson.dumps(event)), Invalid)
     with pytest.raises(ValueError, match="unknown scenario"):
         scenario("chaos")
+
+
+def test_onboarding_lets_every_annotator_qualify_before_the_campaign() -> None:
+    """The simulator's default qualification test (ALPHAWATCH_GOLD_MIN_ANSWERS gold items each) is
+    judged by the stream's own qualification replay: annotators are qualified at the campaign's start."""
+    c = scenario("stationary", clips=300, onboarding_gold=SETTINGS.gold_min_answers)
+    events = list(generate(c))
+    first = datetime.fromisoformat(next(e for e in events if not e["gold_item_id"])["submitted_at"])
+    onboarding = [e for e in events if datetime.fromisoformat(e["submitted_at"]) < first]
+    per = Counter(e["annotator_id"] for e in onboarding)
+    assert set(per.values()) == {SETTINGS.gold_min_answers} and len(per) == c.n_annotators
+    for who in per:
+        items = [e["gold_item_id"] for e in onboarding if e["annotator_id"] == who]
+        assert len(set(items)) == len(items)  # distinct items, like a qualification test
+    states = offline_gold(onboarding, gold_key(c), SETTINGS)
+    assert sum(state == "qualified" for _, state in states.values()) >= 0.8 * c.n_annotators
+    # its own random stream: the campaign after it is the same with or without it
+    assert events[len(onboarding):] == list(generate(scenario("stationary", clips=300)))

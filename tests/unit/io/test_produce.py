@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import orjson
 
+from stream.batches.rules import BatchClock
 from stream.core.validate import elements
-from stream.io.produce import Group, default_partitioner
+from stream.io.produce import Group, closing_watermark, default_partitioner, last_batch_closed_by
+from stream.settings import Settings
 
 
 def _event(i: int) -> bytes:
@@ -52,3 +56,30 @@ def test_arrays_stay_under_the_byte_limit_and_one_per_record_is_plain() -> None:
     single = Group(size=1, max_bytes=10_000)
     assert single.add(_event(1)) == [(None, b"clip-1", _event(1), 1)]
     assert elements(b"[1, {") == [(b"[1, {", None)]  # a broken array: one record, not_json later
+
+
+def _at(stamp: str) -> bytes:
+    return orjson.dumps({"kind": "rating", "submitted_at": stamp})
+
+
+def test_closing_watermark_closes_the_batch_once_its_end_has_passed() -> None:
+    settings = Settings()  # weekly batches, 1h/24h windows, 10m grace
+    lines = [_at("2026-11-20T00:00:00+00:00"), _at("2026-11-20T08:00:00+00:00")]
+    after = datetime(2026, 12, 1, tzinfo=UTC).timestamp()
+    mark = datetime.fromisoformat(closing_watermark(lines, settings, batches=True, now=after)).timestamp()
+    clock = BatchClock(settings.batch_length_s, settings.grace_s)
+    batch = clock.start_of(datetime(2026, 11, 20, 8, tzinfo=UTC).timestamp())
+    # the batch stage's rule (stage._close_batches): the watermark closes batches up to this start
+    assert clock.start_of(mark - clock.length_s - clock.grace_s) == batch
+    assert last_batch_closed_by(datetime.fromtimestamp(mark, UTC).isoformat(), settings) == "2026-W47"
+    windows_only = closing_watermark(lines, settings)
+    assert windows_only == "2026-11-21T08:10:00+00:00"  # newest + 24h window + grace
+    assert clock.start_of(datetime.fromisoformat(windows_only).timestamp() - clock.length_s
+                          - clock.grace_s) < batch
+
+
+def test_closing_watermark_never_runs_ahead_of_the_wall_clock_for_a_batch() -> None:
+    settings = Settings()
+    lines = [_at("2026-11-20T08:00:00+00:00")]
+    during = datetime(2026, 11, 21, 12, tzinfo=UTC).timestamp()  # the week is not over yet
+    assert closing_watermark(lines, settings, batches=True, now=during) == closing_watermark(lines, settings)
