@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -75,10 +76,22 @@ class Worker:
             with self.log.open("a") as log:
                 log.write(f"--- exit code {EXIT_UNDELIVERED}: restart {self.restarted} of {self.restarts}\n")
             self.start()
+            self._await_port(120.0)
             return
         why = self._logged("[CRITICAL]", "[ERROR]")[-3:]
         raise RuntimeError(f"worker exited with code {self.proc.returncode}; log {self.log}; "
                            f"last errors: {' | '.join(why) or 'none'}")
+
+    def _await_port(self, timeout: float) -> None:
+        """Wait until a (re)started worker listens on its web port, or exits: a caller that asked
+        for its metrics must not meet a refused connection while it starts."""
+        assert self.proc is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            address = ("127.0.0.1", self.port)
+            with contextlib.suppress(OSError), socket.create_connection(address, timeout=0.5):
+                return
+            time.sleep(0.25)
 
     def _logged(self, *levels: str) -> list[str]:
         """The log's lines at any of `levels` (e.g. "[ERROR]")."""

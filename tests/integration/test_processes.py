@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -98,3 +100,32 @@ async def test_a_tail_whose_broker_does_not_answer_keeps_trying_and_then_loads(t
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+@dataclass
+class _SlowStarter(Worker):
+    """A stand-in worker: the first process exits 70 at once, the restart listens after 1.5 s."""
+
+    def start(self) -> _SlowStarter:
+        code = ("import sys; sys.exit(70)" if self.restarted == 0 else
+                f"import socket, time; time.sleep(1.5); s = socket.socket(); "
+                f"s.bind(('127.0.0.1', {self.port})); s.listen(); time.sleep(60)")
+        self.proc = subprocess.Popen([sys.executable, "-c", code], preexec_fn=die_with_parent)
+        return self
+
+
+def test_a_restarted_worker_is_asked_nothing_before_it_listens(tmp_path: Path) -> None:
+    """After an exit 70 the restart is awaited up to its web port, so a metrics read right after
+    it does not meet a refused connection (seen: the batches fixture failed that way)."""
+    worker = _SlowStarter({}, tmp_path / "w.log", restarts=1).start()
+    try:
+        assert worker.proc is not None
+        worker.proc.wait(10)
+        worker.check_running()  # restarts it and returns once it listens
+        assert worker.restarted == 1
+        with socket.create_connection(("127.0.0.1", worker.port), timeout=1):
+            pass
+    finally:
+        assert worker.proc is not None
+        worker.proc.kill()
+        worker.proc.wait(10)
