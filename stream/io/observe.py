@@ -39,9 +39,8 @@ class Observed:
     flags: dict[str, dict[str, Any]] = field(default_factory=dict)
     status: dict[str, dict[str, Any]] = field(default_factory=dict)
     transitions: list[dict[str, Any]] = field(default_factory=list)
-    batch_records: set[str] = field(default_factory=set)  # record ids (versions of one count once)
-    batch_ids: set[str] = field(default_factory=set)
-    records_by_batch: dict[str, set[str]] = field(default_factory=dict)  # batch id -> record ids
+    # batch id -> record ids (versions of one record count once)
+    records_by_batch: dict[str, set[str]] = field(default_factory=dict)
     manifests: dict[str, dict[str, Any]] = field(default_factory=dict)
     annotations: list[bytes] = field(default_factory=list)
     rankings: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (modality, dimension)
@@ -79,9 +78,15 @@ class Observed:
         self.transitions.append(record)
 
     def _rlhf_batches(self, record: dict[str, Any]) -> None:
-        self.batch_records.add(str(record["record_id"]))
-        self.batch_ids.add(str(record["batch_id"]))
         self.records_by_batch.setdefault(str(record["batch_id"]), set()).add(str(record["record_id"]))
+
+    @property
+    def batch_ids(self) -> set[str]:
+        return set(self.records_by_batch)
+
+    @property
+    def batch_records(self) -> set[str]:
+        return set().union(*self.records_by_batch.values())
 
     def _rlhf_batch_manifests(self, record: dict[str, Any]) -> None:
         """A closed batch; a later revision of the same batch replaces the earlier manifest."""
