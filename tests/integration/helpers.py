@@ -15,7 +15,7 @@ from stream.io.kafka import read_to_end
 from stream.ops.worker import Worker as Process
 from stream.ops.worker import metric
 
-__all__ = ["Worker", "metric", "read_topic", "unique", "wait_until", "worker_env"]
+__all__ = ["Worker", "alive", "metric", "read_topic", "unique", "wait_until", "worker_env"]
 
 
 @dataclass
@@ -25,6 +25,15 @@ class Worker(Process):
     and a worker that stops there loses nothing, which the tests then check across the restart."""
 
     restarts: int = 3
+
+
+def alive(worker: Worker) -> bool:
+    """True while the worker runs, for a wait whose condition reads Redis or a topic only: it
+    restarts the worker after exit 70 as its supervisor would (seen in a full run: the embedded
+    broker's 90 s produce stall stopped a worker, and a wait on Redis alone then ran into pytest's
+    timeout on a dead worker); raises if it stopped for good."""
+    worker.check_running()
+    return True
 
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.25,

@@ -25,7 +25,7 @@ from stream.campaign.simulate import Campaign, generate, gold_key
 from stream.io.produce import produce, send_watermark
 from stream.qualification.goldkey import publish_gold_key
 from stream.settings import Settings
-from tests.integration.helpers import Worker, metric, read_topic, wait_until, worker_env
+from tests.integration.helpers import Worker, alive, metric, read_topic, wait_until, worker_env
 
 # The fixture's own deadlines (1,500 s in all) name what they waited for; pytest's timeout, which
 # names nothing, only backs them up. A run takes about 10 minutes on 2 cores.
@@ -100,7 +100,7 @@ def run(kafka_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
             for m in found:
                 if m.batch_id not in newest or m.revision > newest[m.batch_id].revision:
                     newest[m.batch_id] = m
-            return newest if set(newest) == batch_ids else {}
+            return newest if alive(worker) and set(newest) == batch_ids else {}
 
         closed = wait_until(manifests, 900, f"manifests of {sorted(batch_ids)}", every=2.0,
                             detail=lambda: worker.describe(*PROGRESS))

@@ -18,7 +18,7 @@ from stream.qualification.calibration import Replay, judge, plan, scenario
 from stream.qualification.goldkey import publish_gold_key
 from stream.qualification.rules import STATES
 from stream.settings import Settings
-from tests.integration.helpers import Worker, read_topic, wait_until, worker_env
+from tests.integration.helpers import Worker, alive, read_topic, wait_until, worker_env
 
 pytestmark = pytest.mark.integration
 N_ANNOTATIONS = 30_000  # bench/calibration.py runs the full 100,000
@@ -53,14 +53,15 @@ def test_calibration_scenario_survives_a_worker_kill(kafka_url: str, redis_url: 
         wait_until(worker.ready, 90, "worker ready")
         half = len(lines) // 2
         asyncio.run(produce(kafka_url, settings.topic("annotations"), lines[:half]))
-        wait_until(lambda: sum(v is not None for v in redis_gold(r, prefix, annotators).values()) >= 15,
+        wait_until(lambda: alive(worker) and sum(v is not None for v in
+                                                 redis_gold(r, prefix, annotators).values()) >= 15,
                    120, "gold answers being scored")
         worker.kill()  # mid-stream: the first half may not be fully processed
         worker = Worker(env, tmp_path / "worker-2.log").start()
         wait_until(worker.ready, 120, "restarted worker ready")
         asyncio.run(produce(kafka_url, settings.topic("annotations"), lines[half:]))
         want = expected_gold(replay, settings, rows)
-        wait_until(lambda: redis_gold(r, prefix, annotators) == want, 600,
+        wait_until(lambda: alive(worker) and redis_gold(r, prefix, annotators) == want, 600,
                    "every annotator's gold agreement equal to the offline replay")
     finally:
         worker.stop()
