@@ -112,8 +112,11 @@ def test_a_redis_outage_stops_no_agreement_record_and_its_views_catch_up(kafka_u
                 # (the merge stage asks Redis only when a record makes a flag decision: whether one
                 # falls in the outage depends on the data, so its error counter proves nothing here)
                 wait_until(lambda: time.monotonic() - began >= OUTAGE_S, OUTAGE_S, "the outage's end")
-                # annotator states changed meanwhile and could not be written: Redis has to catch up
-                assert metric(worker.metrics(), "alphawatch_annotator_store_errors_total") > 0
+                # annotator states changed meanwhile and could not be written: Redis has to catch up.
+                # The log, not the counter: a worker restarted meanwhile (a broker stall, exit 70)
+                # starts its counters at 0 (seen in CI), while the log keeps every process's lines
+                assert metric(worker.metrics(), "alphawatch_annotator_store_errors_total") > 0 \
+                    or worker._logged("annotator status not written to Redis"), worker.describe(*PROGRESS)
             finally:
                 outage.end()
             gold = windows_of_gold(lines, collect(lines, settings), settings)
