@@ -20,6 +20,7 @@ from stream.io.outbox import Outbox, guarded
 from stream.io.rediskeys import RedisKeys
 from stream.io.security import redis_client
 from stream.ranking.leaderboard import Board
+from stream.ranking.parts import save, split
 from stream.ranking.stage import RankingStage
 
 log = logging.getLogger(__name__)
@@ -49,9 +50,10 @@ def register(app: faust.App, ctx: Context) -> None:
             stage.on_event(partition, offset * POSITION_SPAN + index, item.value)
         state = stage.snapshot_due(partition, time.monotonic())
         if state is not None:  # the refit cadence: hand to the refit worker, then persist
-            await outbox.send(topics.ranking_partials, value=orjson.dumps({"p": partition, "s": state}))
+            for part in split(partition, state):  # bounded messages however many votes
+                await outbox.send(topics.ranking_partials, value=orjson.dumps(part))
             await outbox.flush()
-            table[str(partition)] = state
+            save(table, partition, state)
 
     @app.agent(topics.ranking_partials, name="ranking-refit")
     async def collect(stream: Any) -> None:
@@ -101,4 +103,5 @@ def register(app: faust.App, ctx: Context) -> None:
                 stage.saved_at.pop(tp.partition, None)
             if tp.topic == topics.ranking_partials.get_topic_name():
                 stage.latest.clear()
+                stage.assembler.clear()
                 stage.owns_refit = False

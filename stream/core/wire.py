@@ -100,10 +100,27 @@ class AnnotatorState(TypedDict):
 
 
 class VoteBookState(TypedDict):
-    """Table `ranking`, per partition: the vote book (ranking.votes), zlib-compressed."""
+    """One partition's vote book (ranking.votes), zlib-compressed; travels and is kept in parts."""
 
     o: int  # newest input offset applied
     z: str  # base64 of zlib(JSON body)
+
+
+class BookPart(TypedDict):
+    """Topic `ranking-partials`: part `i` of `n` of partition `p`'s book at offset `o`."""
+
+    p: int
+    o: int
+    i: int
+    n: int
+    z: str  # a slice of VoteBookState.z
+
+
+class BookHead(TypedDict):
+    """Table `ranking`, key `<partition>`: the version whose parts (`<partition>:<o>:<i>`) hold the book."""
+
+    o: int
+    n: int
 
 
 class SummaryState(TypedDict):

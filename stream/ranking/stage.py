@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import orjson
 
 from schemas.rankings import PairingRound
 from stream.core.ticks import is_tick
-from stream.core.wire import VoteBookState
+from stream.core.wire import BookPart, VoteBookState
 from stream.metrics import Metrics
 from stream.ranking.leaderboard import Board, RankConfig, pairing_rounds, refit
+from stream.ranking.parts import Assembler, load
 from stream.ranking.votes import Tally, VoteBook
 
 SUGGESTED_MAX = 200_000  # (prompt, pair) keys suggested but maybe not voted yet, remembered
@@ -44,6 +45,7 @@ class RankingStage:
         self.books: dict[int, VoteBook] = {}
         self.saved_at: dict[int, float] = {}
         self.latest: dict[int, VoteBookState] = {}
+        self.assembler = Assembler()
         self.changed = False
         self.owns_refit = False
         self.last_qualified: set[str] | None = None
@@ -55,8 +57,7 @@ class RankingStage:
     def book_for(self, partition: int) -> VoteBook:
         book = self.books.get(partition)
         if book is None:
-            saved = self.table.get(str(partition))
-            book = VoteBook.from_state(self.dimensions, saved, self.config.dedup_votes)
+            book = VoteBook.from_state(self.dimensions, load(self.table, partition), self.config.dedup_votes)
             self.books[partition] = book
         return book
 
@@ -77,8 +78,12 @@ class RankingStage:
         return self.book_for(partition).to_state()
 
     def receive(self, message: dict[str, Any]) -> None:
-        """A partition's state; partitions resend it every interval, so only new counts mark a change."""
-        partition, state = int(message["p"]), message["s"]
+        """A part of a partition's book (or, from a worker of an earlier version, the whole book as
+        `s`); partitions resend it every interval, so only new counts mark a change."""
+        state = message["s"] if "s" in message else self.assembler.add(cast(BookPart, message))
+        if state is None:
+            return
+        partition = int(message["p"])
         previous = self.latest.get(partition)
         self.changed |= previous is None or previous["z"] != state["z"]
         self.latest[partition] = state

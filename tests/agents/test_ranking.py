@@ -14,6 +14,7 @@ from schemas.rankings import LeaderboardRecord, PairingRound
 from stream.campaign.tournament import Tournament, draw, random_events
 from stream.config import ranking_config
 from stream.core.envelope import POSITION_SPAN
+from stream.ranking.parts import load, save
 from stream.ranking.stage import RankingStage
 from stream.ranking.views import RankingView
 from tests.agents.conftest import sender
@@ -57,11 +58,13 @@ async def test_votes_are_counted_snapshotted_and_refitted(app: Any, monkeypatch:
     sent = await _feed(app, monkeypatch, events)
     stage: RankingStage = app.alphawatch.stages.ranking
     # the tick's position (offset x POSITION_SPAN: envelopes hold many votes per offset), after the votes
-    assert sent[-1]["p"] == 0 and sent[-1]["s"]["o"] == len(events) * POSITION_SPAN
-    assert app.tables["ranking"]["0"] == sent[-1]["s"]  # the same snapshot persisted in the table
+    assert sent[-1]["p"] == 0 and sent[-1]["o"] == len(events) * POSITION_SPAN
+    assert sent[-1]["i"] == sent[-1]["n"] - 1 == 0  # a small book is one part
+    saved = load(app.tables["ranking"], 0)
+    assert saved == {"o": sent[-1]["o"], "z": sent[-1]["z"]}  # the same snapshot persisted in the table
     async with app.agents["ranking-refit"].test_context() as refit_agent:
         await refit_agent.put(orjson.dumps(sent[-1]))
-    assert set(stage.latest) == {0}
+    assert stage.latest == {0: saved}
 
     rankings, rounds = sender(), sender()
     monkeypatch.setattr(app.alphawatch.topics.model_rankings, "send", rankings)
@@ -97,7 +100,9 @@ async def test_restored_book_skips_replayed_offsets(app: Any, monkeypatch: Any) 
     sent = await _feed(app, monkeypatch, events)
     config = ranking_config(app.alphawatch.settings)
     # a new worker, table recovered
-    restarted = RankingStage(config, app.alphawatch.metrics, {"0": sent[-1]["s"]})
+    table: dict[str, Any] = {}
+    save(table, 0, {"o": sent[-1]["o"], "z": sent[-1]["z"]})
+    restarted = RankingStage(config, app.alphawatch.metrics, table)
     outcomes = [restarted.on_event(0, offset * POSITION_SPAN, orjson.dumps(e))
                 for offset, e in enumerate(events)]
     assert set(outcomes) == {"replayed"}
