@@ -63,7 +63,8 @@ def batch_policy(s: Settings) -> Policy:
 
 def qualification_config(s: Settings) -> QualificationConfig:
     return QualificationConfig(tuple(s.dimensions), s.gold_window, s.gold_min_answers, s.gold_threshold,
-                               s.gold_pending_max, s.peer_window, s.gold_rate_target)
+                               s.gold_pending_max, s.peer_window, s.gold_rate_target,
+                               s.annotator_retention_s)
 
 
 def rank_config(s: Settings) -> RankConfig:

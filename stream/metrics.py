@@ -109,6 +109,11 @@ class Metrics:
             "alphawatch_tail_records_skipped", "Records on a tailed output topic that could not be read "
             "(malformed: counted and skipped, never a crash)", ["topic"], registry=r,
         )
+        self.annotators_forgotten = Counter(
+            "alphawatch_annotators_forgotten",
+            "Annotators forgotten after ALPHAWATCH_ANNOTATOR_RETENTION without an answer (not qualified)",
+            registry=r,
+        )
         self.annotator_store_errors = Counter(
             "alphawatch_annotator_store_errors", "Annotator status writes to Redis that failed (retried)",
             registry=r,

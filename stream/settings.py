@@ -230,6 +230,9 @@ class Settings(BaseSettings):
     peer_cache_units: int = Field(50_000, ge=0)
     """recent units kept in memory per worker to pair each answer with its co-raters (0 disables peer
     agreement)"""
+    annotator_retention: str = "90d"
+    """an annotator with no answer for this long (wall clock) is forgotten: table row, Redis hash and
+    state sets; one who comes back starts qualifying again (skills are re-checked after a long absence)"""
     annotator_flush_s: float = Field(1.0, gt=0)
     """how often task/peer counts go to the annotator stage, Redis catches up and key changes are applied"""
 
@@ -350,7 +353,7 @@ class Settings(BaseSettings):
         parse_duration(value)
         return value
 
-    @field_validator("batch_length")
+    @field_validator("batch_length", "annotator_retention")
     @classmethod
     def _length_ok(cls, value: str) -> str:
         positive_duration(value)
@@ -436,6 +439,10 @@ class Settings(BaseSettings):
     @property
     def batch_length_s(self) -> int:
         return parse_duration(self.batch_length)
+
+    @property
+    def annotator_retention_s(self) -> int:
+        return parse_duration(self.annotator_retention)
 
     @property
     def retention_s(self) -> int:

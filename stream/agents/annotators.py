@@ -48,8 +48,11 @@ def register(app: faust.App, ctx: Context) -> None:
                 await on_event(event, outbox)
 
     async def on_event(event: Any, outbox: Outbox) -> None:
-        ann, transitions = stage.on_message(orjson.loads(event.value), event.message.partition,
-                                            time.time())
+        message = orjson.loads(event.value)
+        if message["t"] == "x":  # the flush found the annotator idle past the retention
+            await stage.forget(message["a"], time.time())
+            return
+        ann, transitions = stage.on_message(message, event.message.partition, time.time())
         if ann is None:
             return
         ann.seq += 1
@@ -75,6 +78,9 @@ def register(app: faust.App, ctx: Context) -> None:
         for annotator_id in targets:
             await topics.annotator_events.send(key=annotator_id.encode(),
                                                value=orjson.dumps({"t": "r", "a": annotator_id}))
+        for annotator_id in stage.expired(time.time()):
+            await topics.annotator_events.send(key=annotator_id.encode(),
+                                               value=orjson.dumps({"t": "x", "a": annotator_id}))
         if stage.dirty:
             await stage.push(sorted(stage.dirty))
         stage.report_states()

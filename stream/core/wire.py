@@ -6,7 +6,7 @@ internal message crosses the broker: these types let mypy check them where they 
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 Kind = Literal["c", "p"]  # a unit of clip ratings ('c') or of a pairwise comparison ('p')
 # one annotator's answer to a unit: [event_id, submitted_at epoch s, value code per dimension or None]
@@ -97,6 +97,7 @@ class AnnotatorState(TypedDict):
     ids: list[str]  # recent gold event ids (dedup)
     peer: dict[str, list[float]]  # peer agreement per dimension
     rate: list[int]  # gold rate counters
+    seen: NotRequired[float]  # wall time of the last change (absent in rows of earlier versions)
 
 
 class VoteBookState(TypedDict):

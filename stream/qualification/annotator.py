@@ -35,6 +35,7 @@ class Config:
     pending_max: int
     peer_window: int
     rate_target: float
+    retention_s: float = 90 * 86_400  # an annotator this long without a message is forgotten
 
 
 @dataclass
@@ -65,6 +66,7 @@ class Annotator:
         self.reason = ""
         self.event_at: float | None = None  # submitted_at of the answer behind the last transition
         self.seq = 0  # bumped on every change; Redis ignores older writes
+        self.seen = 0.0  # wall time of the last message that changed the record (for the retention)
 
     def add_gold(self, event_id: str, ts: float, gold_id: str, kind: Kind, codes: Codes,
                  key: Mapping[str, KeyRow]) -> GoldResult:
@@ -156,7 +158,8 @@ class Annotator:
     def to_state(self) -> AnnotatorState:
         return {"p": self.partition, "seq": self.seq, "st": self.qual.to_state(), "since": self.since,
                 "why": self.reason, "at": self.event_at, "g": self.answers.to_state(), "w": self.pending,
-                "ids": self.ids, "peer": self.peer.to_state(), "rate": self.rate.to_state()}
+                "ids": self.ids, "peer": self.peer.to_state(), "rate": self.rate.to_state(),
+                "seen": self.seen}
 
     @classmethod
     def from_state(cls, cfg: Config, annotator_id: str, state: AnnotatorState) -> Annotator:
@@ -164,6 +167,7 @@ class Annotator:
         n = len(cfg.dimensions)
         out.seq, out.since, out.reason = int(state["seq"]), float(state["since"]), str(state["why"])
         out.event_at = state.get("at")
+        out.seen = float(state.get("seen", out.since))  # rows written before `seen`: last transition
         out.qual = Qualification.from_state(cfg.threshold, cfg.min_answers, state["st"])
         out.answers = GoldAnswers.from_state(cfg.window, n, state["g"])
         out.pending, out.ids = list(state["w"]), list(state["ids"])

@@ -33,6 +33,8 @@ class AnnotatorStage:
         self.owned: set[int] = set()
         self.dirty: set[str] = set()  # annotators whose Redis hash is behind the table
         self.rechecking = False
+        self.forgetting: dict[str, float] = {}  # asked to be forgotten (when), not yet handled
+        self.pushing = False  # a Redis write in flight: a forget now could be overwritten by it
         # after a failed write, Redis is left alone this long: a blackholed Redis costs a timeout
         # per call, and the agent waiting on it would fill its buffer and stop Faust's one consumer
         self.redis = Breaker(5.0)  # Redis failed just now: the flush timer tries again after this
@@ -50,7 +52,10 @@ class AnnotatorStage:
         ann.partition = partition
         changed, event_at = self._apply(ann, msg)
         transitions = ann.evaluate(self.key.rows, now, event_at)
-        return (ann if changed or transitions else None), transitions
+        if not (changed or transitions):
+            return None, transitions
+        ann.seen = now
+        return ann, transitions
 
     def _apply(self, ann: Annotator, msg: dict[str, Any]) -> tuple[bool, float | None]:
         metrics = self.metrics.gold_answers
@@ -96,11 +101,52 @@ class AnnotatorStage:
         self.rechecking = False
         return [a for a, _ in self.owned_records()]
 
+    def _idle(self, state: dict[str, Any], now: float) -> bool:
+        """Idle past the retention and not qualified: a qualified annotator stays (the ranking and
+        the batches count their votes by the qualified set; the pool of them is vetted and small),
+        one who never qualified or is retraining starts over when they come back."""
+        seen = float(state.get("seen", state["since"]))
+        return state["st"] != "qualified" and seen < now - self.cfg.retention_s
+
+    def expired(self, now: float) -> list[str]:
+        """Owned annotators to forget, not asked about in the last minute: the flush asks the agent
+        to forget them (Faust tables change only inside an agent's event; the ask is not acked)."""
+        out = [a for a, s in self.owned_records()
+               if now - self.forgetting.get(a, 0.0) > 60.0 and self._idle(s, now)]
+        self.forgetting.update(dict.fromkeys(out, now))
+        return out
+
+    async def forget(self, annotator_id: str, now: float) -> bool:
+        """In order with the annotator's messages: Redis first, then the table row, so a Redis
+        failure keeps the row and a later flush asks again. False if it answered again meanwhile."""
+        self.forgetting.pop(annotator_id, None)
+        state = self.table.get(annotator_id)
+        if state is None or not self._idle(state, now) or self.redis.tripped or self.pushing:
+            return False
+        try:
+            await self.store.forget(annotator_id)
+        except RedisError as exc:
+            self.metrics.annotator_store_errors.inc()
+            self.redis.trip()
+            log.warning("idle annotator not forgotten in Redis (asked again later): %r", exc)
+            return False
+        del self.table[annotator_id]
+        self.dirty.discard(annotator_id)
+        self.metrics.annotators_forgotten.inc()
+        return True
+
     async def push(self, annotator_ids: list[str]) -> None:
         """Write records to Redis in one pipeline; on failure they stay dirty and are retried."""
         if self.redis.tripped:
             self.dirty.update(annotator_ids)
             return
+        self.pushing = True
+        try:
+            await self._push(annotator_ids)
+        finally:
+            self.pushing = False
+
+    async def _push(self, annotator_ids: list[str]) -> None:
         now = time.time()
         records = [(a, s) for a in annotator_ids if (s := self.table.get(a)) is not None
                    and s["p"] in self.owned]

@@ -53,6 +53,14 @@ class AnnotatorStore:
             return await self._apply(keys=keys, args=args, client=pipe)
         return await self._apply(keys=keys, args=args)
 
+    async def forget(self, annotator_id: str) -> None:
+        """The annotator's hash and set memberships, gone in one transaction."""
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.delete(self.hash_key(annotator_id))
+            for state in STATES:
+                pipe.srem(self.set_key(state), annotator_id)
+            await pipe.execute()
+
     async def get(self, annotator_id: str) -> dict[str, Any] | None:
         raw = await self.client.hgetall(self.hash_key(annotator_id))
         if not raw:

@@ -113,3 +113,73 @@ async def test_a_status_not_delivered_stops_the_worker_before_the_table_moves(ap
     assert "to" in reasons[0] and "not delivered after 3 resends" in reasons[0]
     assert failing.await_count == 4  # sent, then resent three times
     assert stage.table.get("ann-1") is None  # the table did not move past an undelivered status
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+
+async def test_idle_annotators_who_are_not_qualified_are_forgotten_in_redis_then_the_table(
+        app: Any, monkeypatch: Any) -> None:
+    from stream.agents import annotators
+    from stream.qualification.stage import AnnotatorStage
+
+    clock = Clock(1_000_000.0)
+    monkeypatch.setattr(annotators, "time", clock)
+    for table in app.tables.values():
+        monkeypatch.setattr(table, "send_changelog", MagicMock())
+    stage: AnnotatorStage = app.alphawatch.stages.annotators
+    monkeypatch.setattr(app.alphawatch.topics.annotator_status, "send", AsyncMock(return_value=_done()))
+    monkeypatch.setattr(stage, "push", AsyncMock())
+    forgotten: list[str] = []
+    monkeypatch.setattr(stage.store, "forget", AsyncMock(side_effect=forgotten.append))
+    for item in ("g1", "g2"):
+        row = {"gold_item_id": item, "kind": "rating", "answers": {"motion_quality": 3}}
+        stage.key.apply(item.encode(), orjson.dumps(row))
+    stage.key.ready.set()
+    stage.owned = {0}
+    retention = app.alphawatch.settings.annotator_retention_s
+
+    def counts(annotator: str) -> bytes:
+        return orjson.dumps({"t": "c", "a": annotator, "n": 1, "ng": 0, "peer": {}})
+
+    def gold(event_id: str, item: str) -> bytes:
+        return orjson.dumps({"t": "g", "a": "good", "e": event_id, "g": item, "k": "c", "ts": 1.0,
+                             "v": [3, None, None, None]})
+
+    async with app.agents["annotators"].test_context() as agent:
+        for annotator in ("idle", "back", "down"):
+            await agent.put(counts(annotator), key=annotator.encode())
+        await agent.put(gold("e1", "g1"), key=b"good")
+        await agent.put(gold("e2", "g2"), key=b"good")  # qualified: kept however long idle
+        await wait_for(lambda: (stage.table.get("good") or {}).get("st") == "qualified")
+        assert all(stage.table[a]["st"] == "qualifying" for a in ("idle", "back", "down"))
+        assert stage.expired(clock.now + retention - 1) == []
+        clock.now += retention + 1
+        assert sorted(stage.expired(clock.now)) == ["back", "down", "idle"]
+        assert stage.expired(clock.now) == []  # asked once, not again within the minute
+        await agent.put(counts("back"), key=b"back")  # answered again before the agent got to it
+        await agent.put(orjson.dumps({"t": "x", "a": "idle"}), key=b"idle")
+        await agent.put(orjson.dumps({"t": "x", "a": "back"}), key=b"back")
+        await wait_for(lambda: "back" not in stage.forgetting)
+        monkeypatch.setattr(stage.store, "forget", AsyncMock(side_effect=refused()))
+        await agent.put(orjson.dumps({"t": "x", "a": "down"}), key=b"down")
+        await wait_for(lambda: "down" not in stage.forgetting)
+    assert forgotten == ["idle"]  # Redis first ...
+    assert "idle" not in stage.table and stage.table["back"] is not None  # ... then the table row
+    assert stage.table["down"] is not None and stage.redis.tripped  # Redis failed: kept, asked again
+    assert sorted(stage.expired(clock.now + 61)) == ["down"]
+    text = generate_latest(app.alphawatch.metrics.registry).decode()
+    assert "alphawatch_annotators_forgotten_total 1.0" in text
+    assert "alphawatch_annotator_store_errors_total 1.0" in text
+
+
+def refused() -> Exception:
+    """What redis raises when the server is away."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    return RedisConnectionError("Connection refused")

@@ -126,3 +126,38 @@ def check_views(worker: Worker, settings: Settings) -> None:
         return await reader.state("ann-x"), await reader.state("nobody")
 
     assert asyncio.run(read()) == ("qualified", "qualifying")
+
+
+def test_an_idle_annotator_who_is_not_qualified_is_forgotten_and_starts_over(kafka_url: str, redis_url: str,
+                                                                              tmp_path: Path) -> None:
+    env = worker_env(kafka_url, redis_url, tmp_path, ALPHAWATCH_GOLD_WINDOW="10",
+                     ALPHAWATCH_GOLD_MIN_ANSWERS="4", ALPHAWATCH_ANNOTATOR_FLUSH_S="0.2",
+                     ALPHAWATCH_ANNOTATOR_RETENTION="4s")
+    settings = Settings(app_id=env["ALPHAWATCH_APP_ID"], topic_prefix=env["ALPHAWATCH_TOPIC_PREFIX"],
+                        broker_url=kafka_url, redis_url=redis_url)
+    asyncio.run(publish_gold_key(settings, [key_row(f"g{i}") for i in range(1, 5)]))
+    keys = RedisKeys(settings.app_id)
+    worker = Worker(env, tmp_path / "worker.log").start()
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        wait_until(worker.ready, 90, "worker ready")
+        lines = answers("ann-x", ["g1", "g2", "g3", "g4"]) + answers("ann-y", [None, None])
+        asyncio.run(produce(kafka_url, settings.topic("annotations"), lines))
+        wait_until(lambda: r.hget(keys.annotator("ann-x"), "state") == "qualified"
+                   and r.hget(keys.annotator("ann-y"), "state") == "qualifying", 60, "both in Redis")
+        # ann-y's counts reach the table each flush while it answers; then 4 s of silence
+        wait_until(lambda: not r.exists(keys.annotator("ann-y")), 60, "ann-y forgotten",
+                   detail=lambda: worker.describe("alphawatch_annotators_forgotten_total"))
+        assert not r.sismember(keys.annotators("qualifying"), "ann-y")
+        assert metric(worker.metrics(), "alphawatch_annotators_forgotten_total") == 1
+        assert r.hget(keys.annotator("ann-x"), "state") == "qualified"  # qualified: kept
+        assert r.sismember(keys.qualified, "ann-x")
+        # back after the retention: a new annotator as far as qualification goes
+        asyncio.run(produce(kafka_url, settings.topic("annotations"),
+                            [orjson.dumps({**orjson.loads(x), "event_id": "back"}) for x in lines[-1:]]))
+        wait_until(lambda: r.hget(keys.annotator("ann-y"), "state") == "qualifying", 60, "ann-y back")
+        back = statuses(kafka_url, settings, "ann-y")
+        assert [(s["previous_state"], s["state"]) for s in back] == [(None, "qualifying")] * 2
+    finally:
+        worker.stop()
+        r.close()
