@@ -18,6 +18,7 @@ AGENTS: tuple[AgentName, ...] = ("ingest", "units", "merge", "notify", "annotato
 SLICE_FIELDS = ("all", "source_category", "modality")
 DEFAULT_DIMENSIONS = ["motion_quality", "visual_fidelity", "viewer_interest", "text_alignment"]
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+PLACEHOLDERS = ("change-me", "changeme", "secret", "password")  # template values, never real secrets
 _DURATION = re.compile(r"^(\d+)([smhdw])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -390,7 +391,18 @@ class Settings(BaseSettings):
         if self.retention_s < max(self.window_seconds) + self.grace_s:
             raise ValueError("ALPHAWATCH_UNIT_RETENTION must be at least the longest window + grace")
         self._connection_checks()
+        self._no_placeholder_secrets()
         return self
+
+    def _no_placeholder_secrets(self) -> None:
+        """deploy/k8s/secret.yaml ships `change-me`: a worker applied from it unchanged would
+        serve annotator records behind a token anyone can read in the repository."""
+        for name in ("web_token", "webhook_secret", "batch_salt", "bridge_secret", "redis_password",
+                     "kafka_sasl_password"):
+            value: SecretStr = getattr(self, name)
+            if value.get_secret_value().strip().lower().replace("_", "-") in PLACEHOLDERS:
+                raise ValueError(f"ALPHAWATCH_{name.upper()} is the manifests' placeholder: set a "
+                                 "secret of your own (e.g. `openssl rand -hex 32`)")
 
     def _webhook_checks(self) -> None:
         """URLs are never echoed: a Slack webhook URL is a credential."""

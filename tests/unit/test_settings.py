@@ -106,3 +106,13 @@ def test_webhooks_need_https_and_a_secret_and_are_never_echoed(monkeypatch: pyte
     monkeypatch.setenv("ALPHAWATCH_WEBHOOK_ALLOW_HTTP", "true")
     monkeypatch.setenv("ALPHAWATCH_WEBHOOK_SECRET", "k")
     assert Settings.load().webhooks == [env["ALPHAWATCH_WEBHOOKS"][2:-2]]
+
+
+@pytest.mark.parametrize("name", ["WEB_TOKEN", "WEBHOOK_SECRET", "BATCH_SALT", "BRIDGE_SECRET",
+                                  "REDIS_PASSWORD", "KAFKA_SASL_PASSWORD"])
+def test_the_manifests_placeholder_secrets_stop_startup(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setenv(f"ALPHAWATCH_{name}", "change-me")
+    with pytest.raises(ConfigError, match=f"ALPHAWATCH_{name} is the manifests' placeholder"):
+        Settings.load()
+    monkeypatch.setenv(f"ALPHAWATCH_{name}", "9f2c4e0b7a51d3c8")
+    assert Settings.load() is not None

@@ -52,10 +52,15 @@ def _workers() -> dict[str, dict[str, str]]:
             if svc.get("image", "").startswith("alphawatch") and "command" not in svc}
 
 
-def _k8s_env() -> dict[str, str]:
+def _k8s_env(placeholders: bool = False) -> dict[str, str]:
+    """The pods' environment; the Secret's placeholders replaced as an operator's overlay does,
+    unless `placeholders` (the worker refuses them)."""
     lines = (DEPLOY / "k8s" / "alphawatch.env").read_text().splitlines()
     env = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
-    return {**env, **_load(DEPLOY / "k8s" / "secret.yaml")["stringData"]}
+    secrets = _load(DEPLOY / "k8s" / "secret.yaml")["stringData"]
+    if not placeholders:
+        secrets = {name: f"overlay-{i}-5d1f0c9e" for i, name in enumerate(secrets)}
+    return {**env, **secrets}
 
 
 def _dockerfile_env() -> dict[str, str]:
@@ -99,6 +104,8 @@ def test_compose_workers_start_with_valid_settings(monkeypatch: pytest.MonkeyPat
 
 
 def test_k8s_workers_start_with_valid_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match="placeholder"):  # the Secret as shipped
+        _settings_from(_k8s_env(placeholders=True), monkeypatch)
     settings = _settings_from(_k8s_env(), monkeypatch)
     assert settings.store_url == "rocksdb://" and settings.kafka_security_protocol == "SASL_SSL"
     spec = _statefulset()["spec"]
