@@ -51,11 +51,17 @@ async def raw_consume(broker: str, topic: str, n: int) -> float:
         await consumer.stop()
 
 
-def timed_drain(port: int, pattern: str, n: int, timeout: float = 900) -> float:
+def timed_drain(port: int, pattern: str, n: int, proc: subprocess.Popen[bytes] | None = None,
+                timeout: float = 900) -> float:
     """Seconds from the first counted event to the n-th, polling the worker's metrics."""
-    first = None
+    first, count = None, 0.0
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            # e.g. exit 70: a send not delivered within ALPHAWATCH_PRODUCER_REQUEST_TIMEOUT_S (the
+            # embedded broker now and then stalls a partition); the row has no figure
+            raise SystemExit(f"the worker stopped (exit code {proc.returncode}) after {count:.0f} "
+                             f"of {n} events; its log is in the temporary folder")
         count = counter(port, pattern)
         now = time.perf_counter()
         if count > 0 and first is None:
@@ -90,7 +96,7 @@ def pipeline(broker: str, agents: str | None, events: list[bytes], pattern: str,
     proc, port, prefix = start_worker(broker, tmp, **({"agents": agents} if agents else {}))
     try:
         asyncio.run(produce(broker, prefix + "annotations", events, per_record=per_record))
-        return timed_drain(port, pattern, len(events))
+        return timed_drain(port, pattern, len(events), proc)
     finally:
         stop(proc)
 
