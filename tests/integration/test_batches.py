@@ -166,9 +166,18 @@ def test_duplicates_after_the_kill_repeat_the_same_content(run: Run) -> None:
         contents = {orjson.dumps(_content(c), option=orjson.OPT_SORT_KEYS) for c in copies}
         assert len(contents) == 1, f"record {copies[0]['record_id']} v{copies[0]['version']} differs: " \
             f"{_differences(copies)}"
+    # a record's versions count up from 1; a number may be skipped only where the kill fell between
+    # that version's durable write (`batchversions`) and its delivery: the replay then sends the
+    # next number (docs/batches.md, Delivery), so skips are rare and never repeat a number
+    skipped = []
     for rid in {r["record_id"] for r in run.records}:
         versions = sorted({v for (i, v) in by_version if i == rid})
-        assert versions == list(range(1, len(versions) + 1)), f"{rid}: versions {versions}"
+        assert versions[0] >= 1 and versions[-1] <= len(versions) + 1, f"{rid}: versions {versions}"
+        if versions != list(range(1, len(versions) + 1)):
+            skipped.append((rid, versions))
+    records = len({r["record_id"] for r in run.records})
+    assert len(skipped) <= max(3, records // 200), \
+        f"{len(skipped)} of {records} records skip a version: {skipped[:5]}"
 
 
 def test_manifest_verifies_and_exports_all_formats(run: Run, tmp_path: Path) -> None:
