@@ -1,7 +1,8 @@
-"""A real Label Studio for the bridge's tests: its own cached venv under var/, SQLite, a REST client."""
+"""A real Label Studio for the bridge's tests: its own cached venv, SQLite, a REST client."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -21,24 +22,40 @@ from stream.ops.procs import die_with_parent
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIREMENTS = Path(__file__).with_name("label-studio-requirements.txt")
-VENV = ROOT / "var" / "label-studio-venv"
 TOKEN = "alphawatch0test0token0for0label0studio0"  # a legacy API token of the first user
+
+
+def cache_dir() -> Path:
+    """Where the venv is kept: outside the checkout, so a fresh clone reuses it (installing took
+    about two minutes of `make test`); `ALPHAWATCH_TEST_CACHE` moves it, else the XDG cache."""
+    if os.environ.get("ALPHAWATCH_TEST_CACHE"):
+        return Path(os.environ["ALPHAWATCH_TEST_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "alphawatch"
 
 
 def venv() -> tuple[Path, float]:
     """The venv's label-studio command and the seconds spent installing (0 when cached). Its
-    pins live in label-studio-requirements.txt; a change there reinstalls."""
-    stamp = VENV / ".installed"
+    pins live in label-studio-requirements.txt; a change there installs a new venv beside it."""
     want = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
-    command = VENV / "bin" / "label-studio"
+    home = cache_dir()
+    home.mkdir(parents=True, exist_ok=True)
+    where = home / f"label-studio-{want[:16]}"
+    # two test runs at once (two clones) install once: the second waits for the first's stamp
+    with open(home / "label-studio.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _installed(where, want)
+
+
+def _installed(where: Path, want: str) -> tuple[Path, float]:
+    stamp, command = where / ".installed", where / "bin" / "label-studio"
     if command.exists() and stamp.exists() and stamp.read_text() == want:
         return command, 0.0
     started = time.monotonic()
-    shutil.rmtree(VENV, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    subprocess.run([str(VENV / "bin" / "pip"), "install", "--quiet", "--no-deps", "-r", str(REQUIREMENTS)],
+    shutil.rmtree(where, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
+    subprocess.run([str(where / "bin" / "pip"), "install", "--quiet", "--no-deps", "-r", str(REQUIREMENTS)],
                    check=True)
-    stamp.write_text(want)
+    stamp.write_text(want)  # last: an install cut short is redone
     return command, time.monotonic() - started
 
 

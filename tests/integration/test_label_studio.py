@@ -1,4 +1,4 @@
-"""The Label Studio bridge against a real Label Studio (SQLite, its own venv under var/): what Label
+"""The Label Studio bridge against a real Label Studio (SQLite, its own cached venv): what Label
 Studio holds is what reaches `annotations`, its export maps to the same events, and the worker's
 finals equal the `krippendorff` package on the matrix built from Label Studio's export."""
 
